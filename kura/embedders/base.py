@@ -1,0 +1,91 @@
+"""The embedder seam: texts in, an (n, d) float32 array of unit vectors out."""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+
+class Embedder(ABC):
+    """Turns texts into vectors. Subclasses implement ``encode`` and ``name``.
+
+    It doubles as Kura 0.5's ``BaseEmbeddingModel`` (async ``embed`` returning lists, ``slug()``),
+    so an embedder written for either API works in both.
+    """
+
+    #: Texts per call to the model; the pipeline caches vectors item by item around it.
+    batch_size: int = 64
+
+    @property
+    @abstractmethod
+    def name(self) -> str:
+        """Everything that changes the vectors (model, revision, options): part of every cache key."""
+
+    @abstractmethod
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Return unit-length float32 vectors, one row per text."""
+
+    def slug(self) -> str:
+        return self.name
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = await asyncio.to_thread(self.encode, texts)
+        return vectors.tolist()
+
+
+class BaseEmbeddingModel(Embedder):
+    """Kura 0.5's name for an embedder that implements only the async ``embed``.
+
+    Subclass it the Kura 0.5 way (``async def embed`` and ``def slug``); ``encode`` then runs
+    your ``embed`` so the rest of Kura can use it.
+    """
+
+    @property
+    def name(self) -> str:
+        return self.slug()
+
+    def slug(self) -> str:  # Kura 0.5 made this abstract; a class name is a safe default.
+        return type(self).__name__
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return normalise(np.asarray(_run_sync(self.embed(texts)), dtype=np.float32))
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """Scale rows to unit length (zero rows stay zero) so dot products are cosine similarities."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2:
+        vectors = vectors.reshape(len(vectors), -1)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1, norms)
+
+
+def encode_any(model: Any, texts: list[str]) -> np.ndarray:
+    """Encode with a Kura embedder, or any object with Kura 0.5's async ``embed``."""
+    if isinstance(model, Embedder):
+        return model.encode(texts)
+    return normalise(np.asarray(_run_sync(model.embed(texts)), dtype=np.float32))
+
+
+def embedder_name(model: Any) -> str:
+    if isinstance(model, Embedder):
+        return model.name
+    slug = getattr(model, "slug", None)
+    return str(slug() if callable(slug) else type(model).__name__)
+
+
+def _run_sync(coro: Any) -> Any:
+    """Run a coroutine from sync code, also when an event loop is already running in this thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()

@@ -1,0 +1,310 @@
+"""The whole job in one call: load -> summarise -> embed -> cluster -> hierarchy -> map -> export.
+
+Every stage writes into the run directory and records a fingerprint of its inputs and settings
+in ``run.json``. On a re-run, per-item work (summaries, vectors) comes from the item cache, and a
+whole stage is reused when its fingerprint is unchanged, so changing a setting recomputes only
+what depends on it and a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Optional, Sequence, Union
+
+import numpy as np
+
+from kura.embedders import Embedder, embedder_name, get_embedder
+from kura.errors import ConfigError, KuraError
+from kura.io import LoadReport, iter_conversations
+from kura.progress import Reporter
+from kura.stages.cluster import Clusterer, get_clusterer, groups_from_labels, name_base_clusters
+from kura.stages.embed import embed_texts
+from kura.stages.hierarchy import EmbeddingHierarchy, HierarchyBuilder, LevelInput
+from kura.stages.naming import ClusterNamer, DistinctiveTermsNamer
+from kura.stages.project import Projector, cluster_levels, get_projector, place_clusters
+from kura.stages.summarise import ExtractiveSummariser, Extractor, Summariser, summarise_stream
+from kura.store import RunStore, content_key
+from kura.store.export import write_parquet_exports
+from kura.types import Cluster, Conversation, ConversationSummary, ProjectedCluster
+
+Inputs = Union[str, Path, Sequence[Union[str, Path]], Sequence[Conversation]]
+
+
+@dataclass
+class RunResult:
+    """What a run produced; everything is also on disk under ``path``."""
+
+    path: Path
+    summaries: list[ConversationSummary]
+    clusters: list[ProjectedCluster]
+    failures: list[dict]
+    load_report: LoadReport
+    mode: str
+    seconds: dict[str, float] = field(default_factory=dict)
+    reused: list[str] = field(default_factory=list)
+
+    @property
+    def roots(self) -> list[ProjectedCluster]:
+        return [c for c in self.clusters if c.parent_id is None]
+
+
+def run(inputs: Inputs, out: Union[str, Path] = "kura-run", **settings: Any) -> RunResult:
+    """Run the whole pipeline; see :func:`run_async` for the settings."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run_async(inputs, out, **settings))
+    raise ConfigError("kura.run() was called inside an event loop: use `await kura.run_async(...)`")
+
+
+async def run_async(
+    inputs: Inputs,
+    out: Union[str, Path] = "kura-run",
+    *,
+    summariser: Optional[Summariser] = None,
+    embedder: Union[str, Embedder] = "minilm",
+    clusterer: Union[str, Clusterer] = "kmeans",
+    namer: Optional[ClusterNamer] = None,
+    hierarchy: Optional[HierarchyBuilder] = None,
+    projector: Union[str, Projector] = "umap",
+    clusters_per_group: int = 10,
+    top_clusters: Optional[int] = None,
+    levels: Optional[int] = None,
+    seed: int = 0,
+    format: str = "auto",
+    strict: bool = False,
+    columns: Optional[dict[str, str]] = None,
+    extractors: Iterable[Extractor] = (),
+    progress: bool = False,
+    reporter: Optional[Reporter] = None,
+) -> RunResult:
+    """Run every stage into the run directory ``out`` and return the result.
+
+    ``inputs`` are files or folders in any supported format (or ``Conversation`` objects).
+    Without a ``summariser`` the run is extractive: no language model, no API key.
+    """
+    if clusters_per_group < 1:
+        raise ConfigError(f"clusters_per_group={clusters_per_group} should be >= 1")
+    reporter = reporter or Reporter(enabled=progress)
+    summariser = summariser or ExtractiveSummariser()
+    embedder_obj = get_embedder(embedder)
+    clusterer_obj = get_clusterer(clusterer, clusters_per_group=clusters_per_group, seed=seed)
+    namer = namer or DistinctiveTermsNamer()
+    hierarchy = hierarchy or EmbeddingHierarchy(top_clusters=top_clusters, levels=levels, seed=seed, namer=namer)
+    projector_obj = get_projector(projector, seed=seed)
+    mode = _mode(summariser, namer, hierarchy)
+
+    store = RunStore(out)
+    report = LoadReport()
+    reused: list[str] = []
+    try:
+        # 1-2. Load and summarise, streaming: conversations are written out as they pass.
+        failures: list[dict] = []
+        with reporter.stage("Summarising") as bar:
+            summaries = await summarise_stream(
+                _written(_conversations(inputs, format, strict, columns, report, failures), store),
+                summariser,
+                cache=store.cache,
+                failures=failures,
+                extractors=extractors,
+                on_item=bar.advance,
+            )
+        store.cache.flush()
+        if not summaries:
+            raise KuraError(
+                "no conversation could be summarised"
+                + (f": {failures[0]['id']}: {failures[0]['error']}" if failures else " (the input is empty)")
+            )
+        store.write_models("summaries.jsonl", summaries, exclude={"embedding"})
+        summaries_digest = _digest(store.file("summaries.jsonl"))
+        store.write_failures(failures)
+        chat_ids = [s.chat_id for s in summaries]
+        chat_index = {c: i for i, c in enumerate(chat_ids)}
+
+        # 3. Embed the summaries.
+        with reporter.stage("Embedding", total=len(summaries)) as bar:
+            vectors = embed_texts([s.summary for s in summaries], embedder_obj, cache=store.cache, on_batch=bar.advance)
+        embed_fp = content_key(summaries_digest, embedder_name(embedder_obj))
+
+        # 4. Base clusters.
+        texts = [s.summary for s in summaries]
+        base_fp = content_key(embed_fp, clusterer_obj.name, namer.name)
+        if store.stage_done("clusters", base_fp, "clusters.jsonl"):
+            base = store.read_models("clusters.jsonl", Cluster)
+            reused.append("clusters")
+        else:
+            with reporter.stage("Clustering") as bar:
+                labels = clusterer_obj.fit_predict(vectors)
+                groups = groups_from_labels(labels, vectors, chat_ids, texts)
+                base = await name_base_clusters(groups, namer)
+                bar.advance(len(base))
+            store.write_models("clusters.jsonl", base)
+            store.finish_stage("clusters", base_fp, count=len(base), clusterer=clusterer_obj.name)
+
+        # 5. Hierarchy.
+        tree_fp = content_key(base_fp, hierarchy.name)
+        if store.stage_done("hierarchy", tree_fp, "meta_clusters.jsonl"):
+            tree = store.read_models("meta_clusters.jsonl", Cluster)
+            reused.append("hierarchy")
+        else:
+            with reporter.stage("Building hierarchy") as bar:
+                tree = await hierarchy.build(_level_input(base, vectors, chat_index, texts))
+                bar.advance(len(tree) - len(base))
+            _check_tree(tree, chat_ids)
+            store.write_models("meta_clusters.jsonl", tree)
+            store.finish_stage("hierarchy", tree_fp, count=len(tree), builder=hierarchy.name)
+
+        # 6. Map.
+        map_fp = content_key(embed_fp, projector_obj.name)
+        if store.stage_done("map", map_fp, "points.npy"):
+            points = np.load(store.file("points.npy"))
+            reused.append("map")
+        else:
+            with reporter.stage("Laying out the map") as bar:
+                points = projector_obj.fit_transform(vectors)
+                bar.advance(len(points))
+            _save_npy(store.file("points.npy"), points.astype(np.float32))
+            store.finish_stage("map", map_fp, projector=projector_obj.name)
+        levels_by_id = cluster_levels(tree)
+        projected = place_clusters(tree, points, chat_index, levels_by_id)
+        store.write_models("dimensionality.jsonl", projected)
+
+        # 7. Exports for SQL and other tools.
+        write_parquet_exports(store, summaries, projected, points)
+        store.meta.update(
+            kura_version=_version(),
+            mode=mode,
+            settings=dict(
+                summariser=summariser.name,
+                embedder=embedder_name(embedder_obj),
+                clusterer=clusterer_obj.name,
+                namer=namer.name,
+                hierarchy=hierarchy.name,
+                projector=projector_obj.name,
+                clusters_per_group=clusters_per_group,
+                top_clusters=top_clusters,
+                levels=levels,
+                seed=seed,
+            ),
+            inputs=report.as_dicts(),
+            counts=dict(
+                conversations_loaded=report.total_loaded,
+                records_skipped=report.total_skipped,
+                summarised=len(summaries),
+                failed=len(failures),
+                base_clusters=len(base),
+                clusters=len(tree),
+                top_clusters=sum(1 for c in tree if c.parent_id is None),
+            ),
+            seconds=reporter.seconds,
+            reused=reused,
+        )
+        store.save_meta()
+        return RunResult(
+            path=store.path,
+            summaries=summaries,
+            clusters=projected,
+            failures=failures,
+            load_report=report,
+            mode=mode,
+            seconds=dict(reporter.seconds),
+            reused=reused,
+        )
+    finally:
+        store.close()
+
+
+def _conversations(
+    inputs: Inputs, format: str, strict: bool, columns: Optional[dict], report: LoadReport, failures: list[dict]
+) -> Iterator[Conversation]:
+    """Conversations from paths or objects; a repeated id is recorded, never silently merged."""
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    items = list(inputs)
+    if items and all(isinstance(i, Conversation) for i in items):
+        source: Iterable[Conversation] = items  # type: ignore[assignment]
+        report.add_objects(len(items))
+    else:
+        source = iter_conversations(items, format=format, strict=strict, report=report, columns=columns)  # type: ignore[arg-type]
+    seen: set[str] = set()
+    for conversation in source:
+        if conversation.chat_id in seen:
+            failures.append({"id": conversation.chat_id, "stage": "load", "error": "duplicate chat_id: kept the first"})
+            continue
+        seen.add(conversation.chat_id)
+        yield conversation
+
+
+def _written(conversations: Iterator[Conversation], store: RunStore) -> Iterator[Conversation]:
+    """Pass conversations through while writing them to conversations.jsonl (atomically)."""
+    target = store.file("conversations.jsonl")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        try:
+            for conversation in conversations:
+                f.write(conversation.model_dump_json())
+                f.write("\n")
+                yield conversation
+        except BaseException:
+            f.close()
+            tmp.unlink(missing_ok=True)
+            raise
+    os.replace(tmp, target)
+
+
+def _level_input(base: list[Cluster], vectors: np.ndarray, chat_index: dict[str, int], texts: list[str]) -> LevelInput:
+    centroids, typical = [], []
+    for c in base:
+        rows = np.array([chat_index[i] for i in c.chat_ids])
+        centroid = vectors[rows].mean(axis=0)
+        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
+        order = rows[np.argsort(-(vectors[rows] @ centroid), kind="stable")]
+        centroids.append(centroid)
+        typical.append([texts[i] for i in order[:25]])
+    return LevelInput(clusters=base, vectors=np.vstack(centroids), texts=typical)
+
+
+def _check_tree(tree: list[Cluster], chat_ids: list[str]) -> None:
+    """Every conversation under exactly one root, every parent known: a broken tree is a bug."""
+    ids = {c.id for c in tree}
+    children: dict[str, int] = {}
+    for c in tree:
+        if c.parent_id is not None:
+            if c.parent_id not in ids:
+                raise KuraError(f"cluster {c.id} points to a missing parent {c.parent_id}")
+            children[c.parent_id] = children.get(c.parent_id, 0) + 1
+    covered = [i for c in tree if c.parent_id is None for i in c.chat_ids]
+    if sorted(covered) != sorted(chat_ids):
+        raise KuraError("the hierarchy does not place every conversation under exactly one root")
+
+
+def _mode(summariser: Summariser, namer: ClusterNamer, hierarchy: HierarchyBuilder) -> str:
+    if not (summariser.uses_llm or namer.uses_llm or hierarchy.uses_llm):
+        return "extractive (no language model)"
+    return f"language model ({summariser.name})"
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, array)
+    os.replace(tmp, path)
+
+
+def _version() -> str:
+    from kura import __version__
+
+    return __version__

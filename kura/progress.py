@@ -1,0 +1,58 @@
+"""Progress bars for long stages (rich), or silence for libraries and tests."""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+class StageBar:
+    def __init__(self, progress: Optional[Progress], task: Optional[int]):
+        self._progress = progress
+        self._task = task
+
+    def advance(self, n: int = 1) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task, n)
+
+    def total(self, total: Optional[int]) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, total=total)
+
+
+class Reporter:
+    """Shows one bar per stage and keeps each stage's wall time for the sidecar."""
+
+    def __init__(self, console: Optional[Console] = None, enabled: bool = True):
+        self.console = console or Console(stderr=True)
+        self.enabled = enabled
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, label: str, total: Optional[int] = None) -> Iterator[StageBar]:
+        start = time.perf_counter()
+        if not self.enabled:
+            yield StageBar(None, None)
+        else:
+            with Progress(
+                SpinnerColumn(),
+                TextColumn("[bold]{task.description:<22}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=False,
+            ) as progress:
+                task = progress.add_task(label, total=total)
+                yield StageBar(progress, task)
+                progress.update(task, total=progress.tasks[0].completed or 1, completed=progress.tasks[0].completed or 1)
+        self.seconds[label] = round(time.perf_counter() - start, 3)
+
+    def note(self, message: str) -> None:
+        if self.enabled:
+            self.console.print(message)

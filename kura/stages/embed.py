@@ -1,0 +1,46 @@
+"""Stage 2: embed texts, reusing cached vectors item by item."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from kura.embedders.base import embedder_name, encode_any
+from kura.store.cache import ItemCache, content_key
+
+CACHE_NAMESPACE = "vector"
+
+
+def embed_texts(
+    texts: list[str],
+    embedder: Any,
+    *,
+    cache: Optional[ItemCache] = None,
+    batch_size: int = 256,
+    on_batch: Optional[Callable[[int], None]] = None,
+) -> np.ndarray:
+    """Vectors for ``texts`` (rows in the same order). Identical texts are embedded once."""
+    name = embedder_name(embedder)
+    keys = [content_key(name, t) for t in texts]
+    unique = dict(zip(keys, texts))
+    copies = Counter(keys)  # progress counts texts, not unique texts
+    known = cache.get_vectors(CACHE_NAMESPACE, unique) if cache is not None else {}
+    if on_batch and known:
+        on_batch(sum(copies[k] for k in known))
+    missing = [k for k in unique if k not in known]
+    for start in range(0, len(missing), batch_size):
+        chunk = missing[start : start + batch_size]
+        vectors = encode_any(embedder, [unique[k] for k in chunk])
+        fresh = dict(zip(chunk, vectors))
+        known.update(fresh)
+        if cache is not None:
+            cache.put_vectors(CACHE_NAMESPACE, fresh)
+        if on_batch:
+            on_batch(sum(copies[k] for k in chunk))
+    if cache is not None:
+        cache.flush()
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.vstack([known[k] for k in keys]).astype(np.float32, copy=False)

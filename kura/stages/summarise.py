@@ -1,0 +1,230 @@
+"""Stage 1: summarise each conversation into facets.
+
+``Summariser`` is the seam: the extractive one here needs no model; language-model summarisers
+plug in through the same two members (``name`` and ``summarise_one``). The engine around it
+streams conversations, runs up to ``max_concurrency`` at once, reuses cached results item by
+item, and records failures instead of dropping them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from abc import ABC, abstractmethod
+from typing import Any, Awaitable, Callable, Iterable, Optional, TypeVar
+
+from kura.store.cache import ItemCache, content_key
+from kura.types import Conversation, ConversationSummary, GeneratedSummary
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Computes extra metadata for one conversation (cheap, never cached): Kura 0.5's extractors.
+Extractor = Callable[[Conversation], dict]
+
+CACHE_NAMESPACE = "summary"
+
+
+class Summariser(ABC):
+    """Turns one conversation into a ``GeneratedSummary`` (or a subclass: ``response_schema``)."""
+
+    response_schema: type[GeneratedSummary] = GeneratedSummary
+    max_concurrency: int = 50
+    #: False for summarisers that read no language model (the output says which mode ran).
+    uses_llm: bool = False
+    checkpoint_filename: str = "summaries"
+
+    @property
+    @abstractmethod
+    def name(self) -> str:
+        """Everything that changes the output (model, prompt, schema, temperature): the cache key."""
+
+    @abstractmethod
+    async def summarise_one(self, conversation: Conversation) -> GeneratedSummary:
+        """Summarise one conversation; raise on failure (the engine records it)."""
+
+    async def summarise(self, conversations: list[Conversation], *args: Any, **kwargs: Any) -> list[ConversationSummary]:
+        """Kura 0.5's ``BaseSummaryModel.summarise``: every conversation, in order, no cache."""
+        failures: list[dict] = []
+        summaries = await summarise_stream(conversations, self, failures=failures)
+        if failures:
+            from kura.errors import StageError
+
+            raise StageError("summarise", f"{len(failures)} conversations failed, first: {failures[0]['error']}")
+        return summaries
+
+
+def to_conversation_summary(
+    generated: GeneratedSummary, conversation: Conversation, extra: Optional[dict] = None
+) -> ConversationSummary:
+    """Attach a conversation's id and metadata; fields beyond Kura's land in metadata (Kura 0.5)."""
+    data = generated.model_dump()
+    known = {k: data.pop(k) for k in GeneratedSummary.model_fields if k in data}
+    metadata = {**conversation.metadata, "conversation_turns": len(conversation.messages), **data, **(extra or {})}
+    return ConversationSummary(**known, chat_id=conversation.chat_id, metadata=metadata)
+
+
+def summary_cache_key(summariser: Summariser, conversation: Conversation) -> str:
+    # The id is deliberately not part of the key: identical chats share one model call, but each
+    # keeps its own id and metadata because those are attached after the cache (a Kura 0.5 bug).
+    return content_key(summariser.name, [(m.role, m.content) for m in conversation.messages])
+
+
+async def summarise_stream(
+    conversations: Iterable[Conversation],
+    summariser: Summariser,
+    *,
+    cache: Optional[ItemCache] = None,
+    failures: Optional[list[dict]] = None,
+    extractors: Iterable[Extractor] = (),
+    on_item: Optional[Callable[[], None]] = None,
+) -> list[ConversationSummary]:
+    """Summarise conversations in input order. Failed ones are appended to ``failures``."""
+    extractors = list(extractors)
+    results: dict[int, ConversationSummary] = {}
+
+    async def work(item: tuple[int, Conversation]) -> None:
+        index, conversation = item
+        try:
+            generated = await _cached_summary(summariser, conversation, cache)
+            extra: dict = {}
+            for extractor in extractors:
+                extra.update(extractor(conversation))
+            results[index] = to_conversation_summary(generated, conversation, extra)
+        except Exception as exc:  # recorded, shown at the end, retried next run
+            if failures is None:
+                raise
+            failures.append({"id": conversation.chat_id, "stage": "summarise", "error": _describe(exc)})
+        if on_item:
+            on_item()
+
+    await run_windowed(enumerate(conversations), work, summariser.max_concurrency)
+    return [results[i] for i in sorted(results)]
+
+
+async def _cached_summary(
+    summariser: Summariser, conversation: Conversation, cache: Optional[ItemCache]
+) -> GeneratedSummary:
+    key = summary_cache_key(summariser, conversation) if cache is not None else ""
+    if cache is not None:
+        hit = cache.get_text(CACHE_NAMESPACE, key)
+        if hit is not None:
+            return summariser.response_schema.model_validate_json(hit)
+    generated = await summariser.summarise_one(conversation)
+    if cache is not None:
+        cache.put_text(CACHE_NAMESPACE, key, generated.model_dump_json())
+    return generated
+
+
+async def run_windowed(items: Iterable[T], worker: Callable[[T], Awaitable[None]], limit: int) -> None:
+    """Keep up to ``limit`` workers in flight, pulling new items as each finishes.
+
+    A sliding window rather than fixed batches: one slow item never holds back the next batch,
+    and a huge input is never all in memory at once.
+    """
+    iterator = iter(items)
+    pending: set[asyncio.Task] = set()
+
+    def fill() -> None:
+        while len(pending) < max(1, limit):
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return
+            pending.add(asyncio.ensure_future(worker(item)))
+
+    fill()
+    while pending:
+        done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            pending.discard(task)
+            task.result()  # re-raise a worker's unexpected error
+        fill()
+
+
+def _describe(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+# -- the extractive summariser ---------------------------------------------------------------
+
+_CODE_BLOCK = re.compile(r"```([\w+#.-]*)[^\n]*\n.*?(```|$)", re.S)
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+_PHONE = re.compile(r"(?<!\w)(\+?\d[\d\s().-]{7,}\d)(?!\w)")
+_SPACE = re.compile(r"\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+_GREETING = re.compile(r"^(hi|hello|hey|hiya|yo|thanks|thank you|ok|okay)[\s!.,]*$", re.I)
+
+#: Fenced-code language tags mapped to the names Clio's ``languages`` facet uses.
+_CODE_LANGUAGES = {
+    "py": "python", "python": "python", "js": "javascript", "javascript": "javascript",
+    "ts": "typescript", "typescript": "typescript", "java": "java", "c": "c", "cpp": "c++",
+    "c++": "c++", "cs": "c#", "csharp": "c#", "go": "go", "rust": "rust", "rs": "rust",
+    "rb": "ruby", "ruby": "ruby", "php": "php", "sql": "sql", "sh": "bash", "bash": "bash",
+    "shell": "bash", "html": "html", "css": "css", "r": "r", "kotlin": "kotlin", "swift": "swift",
+}
+
+
+def clean_text(text: str) -> str:
+    """Drop code bodies and mask contact details, so a summary carries the ask, not the data."""
+    text = _CODE_BLOCK.sub(" [code] ", text)
+    text = _URL.sub("[url]", text)
+    text = _EMAIL.sub("[email]", text)
+    text = _PHONE.sub("[phone]", text)
+    return _SPACE.sub(" ", text).strip()
+
+
+def shorten(text: str, max_words: int) -> str:
+    """At most ``max_words`` words, ending at a sentence boundary when one is near."""
+    words = text.split(" ")
+    if len(words) <= max_words:
+        return text
+    cut = " ".join(words[:max_words])
+    ends = [m.start() for m in _SENTENCE_END.finditer(cut)]
+    if ends and ends[-1] > len(cut) // 3:  # keep at least a third rather than end mid-sentence
+        return cut[: ends[-1]].strip()
+    return cut.rstrip(",;:") + "…"
+
+
+class ExtractiveSummariser(Summariser):
+    """No language model: the user's request, cleaned and shortened (Kura's offline mode).
+
+    The request is the first user message that says something (greetings are skipped); code
+    bodies, URLs, e-mail addresses and phone numbers are masked. ``languages`` lists programming
+    languages named in code fences; facets that need judgement (frustration, concern) stay empty
+    rather than guessed.
+    """
+
+    max_concurrency = 256
+
+    def __init__(self, *, max_words: int = 40):
+        self.max_words = max_words
+
+    @property
+    def name(self) -> str:
+        return f"extractive:v1:{self.max_words}"
+
+    async def summarise_one(self, conversation: Conversation) -> GeneratedSummary:
+        users = [m.content for m in conversation.messages if m.role == "user" and m.content.strip()]
+        if not users:
+            raise ValueError("the conversation has no user message to summarise")
+        substantive = [u for u in users if not _GREETING.match(u.strip())]
+        request = clean_text((substantive or users)[0])
+        if len(request.split()) < 4 and len(substantive) > 1:
+            request = clean_text(" ".join(substantive[:2]))
+        languages = sorted(
+            {
+                _CODE_LANGUAGES[tag.lower()]
+                for m in conversation.messages
+                for tag in _CODE_BLOCK.findall(m.content)
+                for tag in [tag[0]]
+                if tag.lower() in _CODE_LANGUAGES
+            }
+        )
+        return GeneratedSummary(
+            summary=shorten(request, self.max_words) or "(empty request)",
+            request=shorten(request, self.max_words * 3),
+            languages=languages or None,
+        )

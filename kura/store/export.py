@@ -1,0 +1,107 @@
+"""Exports of a run for other tools: Parquet tables, and SQL over them through DuckDB."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from kura.errors import InputError
+from kura.store.run import RunStore, is_run_dir
+from kura.types import ConversationSummary, ProjectedCluster
+
+TABLES = {"conversations": "conversations.parquet", "clusters": "clusters.parquet"}
+
+
+def write_parquet_exports(
+    store: RunStore, summaries: Sequence[ConversationSummary], clusters: Sequence[ProjectedCluster], points: np.ndarray
+) -> None:
+    """``conversations.parquet`` (one row per conversation) and ``clusters.parquet``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    by_id = {c.id: c for c in clusters}
+    base_of: dict[str, str] = {}
+    children = {c.parent_id for c in clusters if c.parent_id}
+    for c in clusters:
+        if c.id not in children:  # leaves are the base clusters
+            for chat_id in c.chat_ids:
+                base_of[chat_id] = c.id
+
+    def path_of(cluster_id: str | None) -> list[str]:
+        path: list[str] = []
+        while cluster_id is not None and cluster_id in by_id and cluster_id not in path:
+            path.append(cluster_id)
+            cluster_id = by_id[cluster_id].parent_id
+        return path[::-1]
+
+    paths = {cid: path_of(cid) for cid in set(base_of.values())}
+    rows: dict[str, list[Any]] = {k: [] for k in (
+        "chat_id", "summary", "request", "topic", "task", "languages", "concerning_score",
+        "user_frustration", "assistant_errors", "cluster_id", "cluster_path", "top_cluster_id",
+        "top_cluster", "x", "y", "metadata",
+    )}
+    for i, s in enumerate(summaries):
+        cid = base_of.get(s.chat_id)
+        path = paths.get(cid, []) if cid else []
+        rows["chat_id"].append(s.chat_id)
+        rows["summary"].append(s.summary)
+        rows["request"].append(s.request)
+        rows["topic"].append(s.topic)
+        rows["task"].append(s.task)
+        rows["languages"].append(s.languages)
+        rows["concerning_score"].append(s.concerning_score)
+        rows["user_frustration"].append(s.user_frustration)
+        rows["assistant_errors"].append(s.assistant_errors)
+        rows["cluster_id"].append(cid)
+        rows["cluster_path"].append(path)
+        rows["top_cluster_id"].append(path[0] if path else None)
+        rows["top_cluster"].append(by_id[path[0]].name if path else None)
+        rows["x"].append(float(points[i, 0]))
+        rows["y"].append(float(points[i, 1]))
+        rows["metadata"].append(json.dumps(s.metadata, ensure_ascii=False, default=str))
+    _write_table(pq, pa.table(rows), store.file(TABLES["conversations"]))
+
+    table = pa.table(
+        {
+            "id": [c.id for c in clusters],
+            "name": [c.name for c in clusters],
+            "description": [c.description for c in clusters],
+            "slug": [c.slug for c in clusters],
+            "parent_id": [c.parent_id for c in clusters],
+            "level": [c.level for c in clusters],
+            "count": [len(c.chat_ids) for c in clusters],
+            "x": [c.x_coord for c in clusters],
+            "y": [c.y_coord for c in clusters],
+        }
+    )
+    _write_table(pq, table, store.file(TABLES["clusters"]))
+
+
+def _write_table(pq: Any, table: Any, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp)
+    tmp.replace(path)
+
+
+def sql(run_dir: str | Path, query: str) -> tuple[list[str], list[tuple]]:
+    """Run SQL over a run's tables (``conversations``, ``clusters``); returns (columns, rows)."""
+    import duckdb
+
+    run_dir = Path(run_dir)
+    if not is_run_dir(run_dir):
+        raise InputError("is not a Kura run directory (no run.json): run `kura run INPUT --out DIR` first", path=str(run_dir))
+    con = duckdb.connect()
+    try:
+        for view, name in TABLES.items():
+            path = run_dir / name
+            if path.exists():
+                literal = str(path).replace("'", "''")  # DDL takes no parameters
+                con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet('{literal}')")
+        cursor = con.execute(query)
+        columns = [d[0] for d in cursor.description or []]
+        return columns, cursor.fetchall()
+    finally:
+        con.close()

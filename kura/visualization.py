@@ -1,0 +1,166 @@
+"""Terminal views of the cluster tree (Kura 0.5's ``visualise_*`` functions and styles).
+
+Names come from conversations, so they are printed as plain text, never as rich markup.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal, Optional, Sequence, Union
+
+from rich.console import Console
+from rich.text import Text
+from rich.tree import Tree
+
+from kura.types import Cluster, ClusterTreeNode
+
+Style = Literal["basic", "enhanced", "rich"]
+
+
+def build_cluster_tree(clusters: Sequence[Cluster]) -> dict[str, ClusterTreeNode]:
+    """Nodes by id, children sorted largest first."""
+    nodes = {
+        c.id: ClusterTreeNode(id=c.id, name=c.name, description=c.description, slug=c.slug, count=len(c.chat_ids), children=[])
+        for c in clusters
+    }
+    for c in clusters:
+        if c.parent_id and c.parent_id in nodes:
+            nodes[c.parent_id].children.append(c.id)
+    for node in nodes.values():
+        node.children.sort(key=lambda i: (-nodes[i].count, nodes[i].name))
+    return nodes
+
+
+def roots_of(clusters: Sequence[Cluster], nodes: dict[str, ClusterTreeNode]) -> list[ClusterTreeNode]:
+    ids = {c.id for c in clusters}
+    roots = [nodes[c.id] for c in clusters if not c.parent_id or c.parent_id not in ids]
+    return sorted(roots, key=lambda n: (-n.count, n.name))
+
+
+def render_tree(
+    clusters: Sequence[Cluster], *, style: Literal["basic", "enhanced"] = "basic", max_depth: Optional[int] = None
+) -> str:
+    """The tree as plain text: ``basic`` is Kura 0.5's, ``enhanced`` adds shares and bars."""
+    nodes = build_cluster_tree(clusters)
+    roots = roots_of(clusters, nodes)
+    total = sum(r.count for r in roots) or 1
+    lines = [f"Clusters ({total:,} conversations)"]
+
+    def walk(node: ClusterTreeNode, prefix: str, last: bool, depth: int) -> None:
+        share = node.count / total
+        label = f"{node.name} ({node.count:,} conversations)"
+        if style == "enhanced":
+            bar = "█" * max(1, round(share * 20))
+            label = f"{node.name}  {node.count:,} ({share:.1%}) {bar}"
+        lines.append(prefix + ("╚══ " if last else "╠══ ") + label)
+        if max_depth is not None and depth >= max_depth:
+            return
+        child_prefix = prefix + ("    " if last else "║   ")
+        for i, child in enumerate(node.children):
+            walk(nodes[child], child_prefix, i == len(node.children) - 1, depth + 1)
+
+    for i, root in enumerate(roots):
+        walk(root, "", i == len(roots) - 1, 1)
+    return "\n".join(lines)
+
+
+def rich_tree(
+    clusters: Sequence[Cluster], *, max_depth: Optional[int] = None, title: Optional[str] = None, descriptions: bool = False
+) -> Tree:
+    """A rich ``Tree`` with counts and shares, colour by level."""
+    nodes = build_cluster_tree(clusters)
+    roots = roots_of(clusters, nodes)
+    total = sum(r.count for r in roots) or 1
+    colours = ["bold bright_cyan", "bright_green", "bright_yellow", "bright_magenta", "bright_blue"]
+    tree = Tree(Text(title or f"All conversations ({total:,})", style="bold"))
+
+    def add(parent: Tree, node: ClusterTreeNode, depth: int) -> None:
+        label = Text(node.name, style=colours[min(depth - 1, len(colours) - 1)])
+        label.append(f"  {node.count:,}", style="bold")
+        label.append(f" ({node.count / total:.1%})", style="dim")
+        if descriptions and node.description:
+            label.append("\n" + node.description, style="dim italic")
+        branch = parent.add(label)
+        if max_depth is None or depth < max_depth:
+            for child in node.children:
+                add(branch, nodes[child], depth + 1)
+
+    for root in roots:
+        add(tree, root, 1)
+    return tree
+
+
+def _load_clusters_from_checkpoint(checkpoint_path: Union[str, Path]) -> list[Cluster]:
+    path = Path(checkpoint_path)
+    if path.is_dir():
+        path = path / "meta_clusters.jsonl"
+    if not path.exists() and path.suffix != ".jsonl":
+        path = path.with_name(path.name + ".jsonl")
+    with open(path, encoding="utf-8") as f:
+        return [Cluster.model_validate_json(line) for line in f if line.strip()]
+
+
+def _clusters(clusters: Optional[Sequence[Cluster]], checkpoint_path: Optional[Union[str, Path]]) -> Sequence[Cluster]:
+    if clusters is not None:
+        return clusters
+    if checkpoint_path is None:
+        raise ValueError("Either clusters or checkpoint_path must be provided")
+    return _load_clusters_from_checkpoint(checkpoint_path)
+
+
+def visualise_clusters(clusters: Optional[Sequence[Cluster]] = None, *, checkpoint_path: Optional[Union[str, Path]] = None) -> None:
+    print(render_tree(_clusters(clusters, checkpoint_path), style="basic"))
+
+
+def visualise_clusters_enhanced(
+    clusters: Optional[Sequence[Cluster]] = None, *, checkpoint_path: Optional[Union[str, Path]] = None
+) -> None:
+    clusters = _clusters(clusters, checkpoint_path)
+    print(render_tree(clusters, style="enhanced"))
+    roots = [c for c in clusters if not c.parent_id]
+    total = sum(len(c.chat_ids) for c in roots)
+    print(f"\n{len(clusters)} clusters, {len(roots)} at the top, {total:,} conversations")
+
+
+def visualise_clusters_rich(
+    clusters: Optional[Sequence[Cluster]] = None,
+    *,
+    checkpoint_path: Optional[Union[str, Path]] = None,
+    console: Optional[Console] = None,
+) -> None:
+    (console or Console()).print(rich_tree(_clusters(clusters, checkpoint_path)))
+
+
+def visualise_pipeline_results(
+    clusters: Sequence[Cluster], *, style: Style = "enhanced", console: Optional[Console] = None
+) -> None:
+    """Print the tree of a pipeline's result in one of Kura 0.5's styles."""
+    if style == "basic":
+        visualise_clusters(clusters)
+    elif style == "enhanced":
+        visualise_clusters_enhanced(clusters)
+    elif style == "rich":
+        visualise_clusters_rich(clusters, console=console)
+    else:
+        raise ValueError(f"Invalid style '{style}'. Must be one of: basic, enhanced, rich")
+
+
+def visualise_from_checkpoint_manager(
+    checkpoint_manager: Any, meta_cluster_model: Any, *, style: Style = "basic", console: Optional[Console] = None
+) -> None:
+    filename = getattr(meta_cluster_model, "checkpoint_filename", "meta_clusters")
+    clusters = checkpoint_manager.load_checkpoint(filename, Cluster)
+    if not clusters:
+        raise ValueError(f"no clusters in checkpoint {filename!r} of {checkpoint_manager.checkpoint_dir}")
+    visualise_pipeline_results(clusters, style=style, console=console)
+
+
+def tree_json(clusters: Sequence[Cluster]) -> str:
+    """The tree as nested JSON (for scripts)."""
+    nodes = build_cluster_tree(clusters)
+
+    def dump(node: ClusterTreeNode) -> dict:
+        return {"id": node.id, "name": node.name, "count": node.count, "children": [dump(nodes[c]) for c in node.children]}
+
+    return json.dumps([dump(r) for r in roots_of(clusters, nodes)], indent=2, ensure_ascii=False)

@@ -1,0 +1,220 @@
+"""Each stage on small inputs whose right answer is worked out by hand."""
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from kura.errors import ConfigError
+from kura.stages.cluster import HDBSCANClusterer, KMeansClusterer, groups_from_labels
+from kura.stages.hierarchy import EmbeddingHierarchy, LevelInput, default_top_clusters, level_sizes
+from kura.stages.naming import ClusterGroup, DistinctiveTermsNamer, distinctive_terms
+from kura.stages.project import PCAProjector, UMAPProjector, cluster_levels
+from kura.stages.summarise import ExtractiveSummariser, clean_text, shorten, summarise_stream
+from kura.types import Cluster, Conversation, Message
+
+
+def conv(chat_id, *texts, role="user"):
+    return Conversation(chat_id=chat_id, messages=[Message(role=role if i % 2 == 0 else "assistant", content=t) for i, t in enumerate(texts)])
+
+
+# -- summarise ---------------------------------------------------------------------------------
+
+def test_extractive_summary_skips_greetings_masks_contacts_and_finds_code_languages():
+    c = Conversation(
+        chat_id="a",
+        messages=[
+            Message(role="user", content="hi!"),
+            Message(role="assistant", content="Hello, how can I help?"),
+            Message(role="user", content="Fix my script, mail me at jo.doe@example.com or +44 20 7946 0958:\n```python\nprint(1)\n```"),
+            Message(role="assistant", content="```js\nconsole.log(1)\n```"),
+        ],
+    )
+    s = asyncio.run(ExtractiveSummariser().summarise_one(c))
+    assert s.summary.startswith("Fix my script")
+    assert "example.com" not in s.summary and "7946" not in s.summary and "print(1)" not in s.summary
+    assert "[email]" in s.summary and "[phone]" in s.summary and "[code]" in s.summary
+    assert s.languages == ["javascript", "python"]
+    assert s.concerning_score is None and s.user_frustration is None  # not guessed
+
+
+def test_shorten_prefers_a_sentence_end():
+    text = "First sentence is here and it is long enough. " + "word " * 50
+    assert shorten(clean_text(text), 20) == "First sentence is here and it is long enough."
+    assert shorten("one two three", 20) == "one two three"
+    assert shorten("a b c d e f", 3) == "a b c…"
+
+
+def test_summarise_stream_records_failures_keeps_order_and_ids():
+    good = [conv(f"c{i}", f"question number {i}") for i in range(5)]
+    no_user = Conversation(chat_id="bad", messages=[Message(role="assistant", content="only me")])
+    failures = []
+    out = asyncio.run(summarise_stream([good[0], no_user, *good[1:]], ExtractiveSummariser(), failures=failures))
+    assert [s.chat_id for s in out] == ["c0", "c1", "c2", "c3", "c4"]
+    assert failures == [{"id": "bad", "stage": "summarise", "error": "ValueError: the conversation has no user message to summarise"}]
+
+
+def test_identical_conversations_share_cache_but_keep_their_own_ids(tmp_path):
+    from kura.store.cache import ItemCache
+
+    a = Conversation(chat_id="a", messages=[Message(role="user", content="same text")], metadata={"user": "alice"})
+    b = Conversation(chat_id="b", messages=[Message(role="user", content="same text")], metadata={"user": "bob"})
+    with ItemCache(tmp_path / "c.sqlite") as cache:
+        out = asyncio.run(summarise_stream([a, b], ExtractiveSummariser(), cache=cache))
+        assert cache.count("summary") == 1
+    assert [(s.chat_id, s.metadata["user"]) for s in out] == [("a", "alice"), ("b", "bob")]
+
+
+# -- cluster -----------------------------------------------------------------------------------
+
+def blobs(sizes, dim=8, seed=0, spread=0.05):
+    rng = np.random.default_rng(seed)
+    centres = np.eye(dim)[: len(sizes)]
+    x = np.vstack([c + rng.normal(0, spread, (n, dim)) for c, n in zip(centres, sizes)])
+    return x.astype(np.float32), np.repeat(np.arange(len(sizes)), sizes)
+
+
+def same_grouping(a, b):
+    pairs = {(int(x), int(y)) for x, y in zip(a, b)}
+    return len(pairs) == len(set(a)) == len(set(b))
+
+
+def test_kmeans_uses_kuras_k_rule_and_recovers_blobs():
+    x, truth = blobs([10, 10, 10])
+    clusterer = KMeansClusterer(10, seed=0)
+    assert clusterer.k_for(30) == 3 and clusterer.k_for(31) == 4 and clusterer.k_for(3) == 1
+    assert same_grouping(clusterer.fit_predict(x), truth)
+    assert np.array_equal(clusterer.fit_predict(x), KMeansClusterer(10, seed=0).fit_predict(x))
+
+
+def test_kmeans_switches_to_minibatch_and_validates_settings():
+    x, truth = blobs([40, 40, 40])
+    assert same_grouping(KMeansClusterer(n_clusters=3, minibatch_above=0).fit_predict(x), truth)
+    with pytest.raises(ConfigError, match="clusters_per_group=0 should be >= 1"):
+        KMeansClusterer(0).fit_predict(x)
+
+
+def test_hdbscan_keeps_noise_as_its_own_cluster():
+    x, _ = blobs([20, 20])
+    outliers = np.full((3, 8), 5.0, dtype=np.float32) + np.arange(3)[:, None] * 3
+    labels = HDBSCANClusterer(min_cluster_size=5).fit_predict(np.vstack([x, outliers]))
+    assert len(labels) == 43 and labels.min() == 0
+    assert len(set(labels[:20])) == 1 and len(set(labels[20:40])) == 1
+    assert set(labels[40:]).isdisjoint(set(labels[:40]))  # the noise, kept
+
+
+def test_kura05_cluster_interface():
+    x, truth = blobs([5, 5])
+    items = [{"embedding": v.tolist(), "item": f"s{i}"} for i, v in enumerate(x)]
+    groups = KMeansClusterer(5).cluster(items)
+    assert sorted(len(v) for v in groups.values()) == [5, 5]
+    assert {frozenset(v) for v in groups.values()} == {frozenset(f"s{i}" for i in range(5)), frozenset(f"s{i}" for i in range(5, 10))}
+
+
+def test_groups_put_typical_first_and_take_contrast_from_nearest_cluster():
+    x = np.array([[1, 0, 0], [0.9, 0.1, 0], [0.6, 0.4, 0], [0, 1, 0], [0.1, 0.9, 0], [0, 0, 1]], dtype=np.float32)
+    labels = np.array([0, 0, 0, 1, 1, 2])
+    texts = [f"t{i}" for i in range(6)]
+    groups = groups_from_labels(labels, x, [f"c{i}" for i in range(6)], texts, max_contrastive=2, nearby_clusters=1)
+    assert groups[0].texts[0] == "t1"  # closest to the centroid of rows 0-2
+    assert groups[0].contrastive and set(groups[0].contrastive) <= {"t3", "t4"}  # cluster 1 is nearest
+
+
+# -- naming ------------------------------------------------------------------------------------
+
+def test_distinctive_terms_prefer_what_sets_a_group_apart():
+    groups = [
+        ["reset my password", "forgot password reset", "password reset link broken"],
+        ["book a flight to rome", "cheap flight tickets", "flight delayed what now"],
+    ]
+    terms = distinctive_terms(groups)
+    assert terms[0][0] in ("password", "password reset", "reset password")
+    assert terms[1][0] == "flight"
+    named = DistinctiveTermsNamer().name_groups_sync([ClusterGroup(chat_ids=["1", "2", "3"], texts=g) for g in groups])
+    assert named[1].name.lower().startswith("flight") and named[1].slug.startswith("flight")
+    assert "book a flight to rome" in named[1].summary
+
+
+def test_a_group_with_nothing_shared_is_named_by_its_typical_request():
+    named = DistinctiveTermsNamer().name_groups_sync(
+        [ClusterGroup(chat_ids=["1", "2", "3"], texts=["apples are red", "compile rust code", "tax forms due"]),
+         ClusterGroup(chat_ids=["4", "5", "6"], texts=["flight delayed", "flight cancelled", "flight booking"])]
+    )
+    assert named[0].name == "apples are red"
+
+
+# -- hierarchy ---------------------------------------------------------------------------------
+
+def test_level_sizes_are_geometric_and_end_at_top():
+    assert level_sizes(300, 10) == [55, 10]
+    assert level_sizes(2250, 10) == [370, 61, 10]
+    assert level_sizes(10, 3) == [3]
+    assert level_sizes(8, 10) == [] and level_sizes(300, 10, levels=0) == []
+    assert level_sizes(300, 10, levels=1) == [10]
+    assert default_top_clusters(10) == 3 and default_top_clusters(10_000) == 10 and default_top_clusters(2) == 2
+
+
+def _tree_from_blobs(n_topics=4, per_topic=3, seed=0, top=None):
+    rng = np.random.default_rng(seed)
+    clusters, vectors, texts = [], [], []
+    for t in range(n_topics):
+        for j in range(per_topic):
+            ids = [f"t{t}c{j}m{m}" for m in range(5)]
+            clusters.append(Cluster(id=f"b{t}{j}", name=f"topic{t} part{j}", description="", slug="s", chat_ids=ids))
+            vectors.append(np.eye(8)[t] + rng.normal(0, 0.05, 8))
+            texts.append([f"topic{t} word{t} item{j}"] * 3)
+    builder = EmbeddingHierarchy(top_clusters=top or n_topics, seed=seed)
+    tree = asyncio.run(builder.build(LevelInput(clusters=clusters, vectors=np.array(vectors), texts=texts)))
+    return clusters, tree
+
+
+def test_hierarchy_groups_by_topic_with_no_single_child_parents():
+    base, tree = _tree_from_blobs()
+    by_id = {c.id: c for c in tree}
+    roots = [c for c in tree if c.parent_id is None]
+    assert len(roots) == 4
+    for root in roots:
+        topics = {i.split("c")[0] for i in root.chat_ids}
+        assert len(topics) == 1 and len(root.chat_ids) == 15
+    children = {}
+    for c in tree:
+        if c.parent_id:
+            assert c.parent_id in by_id
+            children[c.parent_id] = children.get(c.parent_id, 0) + 1
+    assert min(children.values()) >= 2
+    assert sorted(i for r in roots for i in r.chat_ids) == sorted(i for b in base for i in b.chat_ids)
+
+
+def test_hierarchy_moves_a_lone_child_up_instead_of_wrapping_it():
+    base, tree = _tree_from_blobs(n_topics=3, per_topic=1, top=2)
+    parents = [c for c in tree if c.id not in {b.id for b in base}]
+    for p in parents:
+        assert sum(1 for c in tree if c.parent_id == p.id) >= 2
+    roots = [c for c in tree if c.parent_id is None]
+    assert sorted(len(r.chat_ids) for r in roots) == [5, 10]
+
+
+def test_cluster_levels_match_kura05():
+    tree = [
+        Cluster(id="r", name="r", description="", slug="s", chat_ids=["1", "2"]),
+        Cluster(id="a", name="a", description="", slug="s", chat_ids=["1"], parent_id="r"),
+        Cluster(id="b", name="b", description="", slug="s", chat_ids=["2"], parent_id="a"),
+    ]
+    assert cluster_levels(tree) == {"r": 0, "a": 1, "b": 2}
+
+
+# -- project -----------------------------------------------------------------------------------
+
+def test_umap_is_seeded_and_keeps_blobs_apart():
+    x, truth = blobs([15, 15], dim=16)
+    a = UMAPProjector(seed=3).fit_transform(x)
+    b = UMAPProjector(seed=3).fit_transform(x)
+    assert a.shape == (30, 2) and np.allclose(a, b)
+    inside = np.linalg.norm(a[:15] - a[:15].mean(0), axis=1).mean()
+    between = np.linalg.norm(a[:15].mean(0) - a[15:].mean(0))
+    assert between > 2 * inside
+
+
+def test_tiny_inputs_fall_back_to_pca():
+    assert UMAPProjector().fit_transform(np.eye(3, dtype=np.float32)).shape == (3, 2)
+    assert PCAProjector().fit_transform(np.ones((1, 4))).tolist() == [[0.0, 0.0]]
