@@ -19,8 +19,9 @@ app = typer.Typer(
     rich_markup_mode="rich",
     help="Kura: see what your users ask your AI for. Summarise, cluster and map chat logs.",
 )
-out = Console()
-err = Console(stderr=True)
+# Piped output keeps whole names on one line; a terminal gets its own width.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 400)
+err = Console(stderr=True, soft_wrap=True)  # an error stays one line, however long
 
 
 @app.command()

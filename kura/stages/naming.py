@@ -143,10 +143,14 @@ class DistinctiveTermsNamer(ClusterNamer):
         for group, terms in zip(groups, all_terms):
             typical = _quote(group.texts[0]) if group.texts else ""
             lowered = [t.lower() for t in group.texts]
-            widely_used = bool(terms) and sum(terms[0] in t for t in lowered) >= 0.5 * len(lowered)
-            if len(terms) >= 2 or widely_used:
+            # Terms name a group only when its members really share them; otherwise a list of
+            # unrelated words would pretend to a theme that is not there.
+            widely_used = bool(terms) and sum(terms[0] in t for t in lowered) >= 0.4 * len(lowered)
+            if widely_used or (len(terms) >= 2 and len(lowered) < 3):
                 head = terms[: self.terms_in_name]
                 title = ", ".join(head)
+                if len(head) == 1 and typical:  # one word alone is too thin to read as a name
+                    title = f"{title}: {_quote(typical, 50)}"
                 title = title[0].upper() + title[1:]
                 about = f"Requests about {', '.join(terms)}."
             elif group.children:  # a parent with nothing shared: name it by its largest parts

@@ -1,0 +1,398 @@
+"""What every reader shares: opening files (gzip, UTF-8 checks), records with their locations,
+and the small conversions every format needs (timestamps, roles, ids, metadata).
+
+A reader is a function ``read(source) -> Iterator[Loaded | Problem]``. It never raises for one bad
+record: it yields a ``Problem`` naming where the record is and what is wrong, and the loader decides
+(skip and count, or stop under ``strict``). Problems with the file as a whole (empty, binary, not
+JSON) raise ``InputError``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import json
+import zlib
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import IO, Any, Callable, Iterator, Optional, Union
+
+from pydantic import ValidationError
+
+from kura.errors import InputError
+from kura.io.jsonstream import Broken, iter_json_array
+from kura.types.conversation import Conversation, Role
+
+GZIP_MAGIC = b"\x1f\x8b"
+SNIFF_BYTES = 1 << 16
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input to read. ``name`` is how messages and metadata refer to it (the path as found)."""
+
+    path: Path
+    name: str
+    format: str = "auto"
+    columns: Optional[dict[str, str]] = None
+    # Named on the command line / in the call (errors stop the load), or found inside a folder
+    # (errors are noted and the folder's other files still load).
+    explicit: bool = True
+    # Kura 0.5's metadata_fn: called with each raw record; what it returns joins the metadata.
+    metadata_fn: Optional[Callable[[dict], dict]] = None
+    # Stands in for the file stem in derived ids (a split of a dataset: "<folder>:<split>").
+    id_prefix: Optional[str] = None
+
+    @property
+    def stem(self) -> str:
+        """The file name without ``.gz`` and its extension: the prefix of ids derived from it."""
+        if self.id_prefix is not None:
+            return self.id_prefix
+        name = self.path.name
+        if name.endswith(".gz"):
+            name = name[:-3]
+        return name.rsplit(".", 1)[0] if "." in name else name
+
+
+class RecordError(ValueError):
+    """What is wrong with one record. Readers raise it; the location is added around it."""
+
+
+@dataclass(frozen=True)
+class Loaded:
+    location: str
+    conversation: Conversation
+
+
+@dataclass(frozen=True)
+class Problem:
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
+Item = Union[Loaded, Problem]
+Parser = Callable[[Any, "RecordContext"], Conversation]
+
+
+@dataclass(frozen=True)
+class RecordContext:
+    """Where a record sits, for ids derived from its position and for source metadata."""
+
+    source: Source
+    index: int
+
+    def default_id(self) -> str:
+        return f"{self.source.stem}:{self.index}"
+
+    def metadata(self, **fields: Any) -> dict[str, Any]:
+        """Source file and format first, then the given fields that have a value."""
+        out: dict[str, Any] = {"source_file": self.source.name, "source_format": self.source.format}
+        out.update({k: v for k, v in fields.items() if v is not None and v != "" and v != []})
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Opening files
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """Open a file for reading, decompressing gzip transparently (by its magic bytes, not its name)."""
+    with open(path, "rb") as f:
+        magic = f.read(2)
+    if magic == GZIP_MAGIC:
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+def open_text(path: Path, errors: str = "strict") -> IO[str]:
+    # utf-8-sig drops a byte-order mark (Windows tools write one); newline="" keeps byte offsets
+    # true and is what the csv module needs.
+    return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", errors=errors, newline="")
+
+
+def read_head(path: Path, name: str, size: int = SNIFF_BYTES) -> bytes:
+    """The first ``size`` bytes (decompressed); whatever stops the reading becomes an InputError."""
+    try:
+        with open_binary(path) as f:
+            return f.read(size)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise InputError(f"not a readable gzip file ({exc})", path=str(path), location=name) from None
+    except IsADirectoryError:
+        raise InputError("is a folder, not a file", path=str(path), location=name) from None
+    except OSError as exc:
+        raise InputError(f"cannot be read: {exc.strerror or exc}", path=str(path), location=name) from None
+
+
+def check_text(path: Path, name: str) -> bytes:
+    """Refuse empty, binary and non-UTF-8 files with one clear message; return the head."""
+    head = read_head(path, name)
+    if not head.strip():
+        raise InputError("the file is empty", path=str(path), location=name)
+    if b"\x00" in head:
+        raise InputError(
+            "is a binary file (it contains NUL bytes), or text in an encoding other than UTF-8 such as UTF-16",
+            path=str(path),
+            location=name,
+        )
+    try:
+        # final=False: the head may end in the middle of a multi-byte character.
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"is not UTF-8 text (undecodable byte at offset {exc.start}): save it as UTF-8", path=str(path), location=name
+        ) from None
+    return head
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON records: JSON array, JSON Lines, or a single JSON object
+
+
+@dataclass(frozen=True)
+class Record:
+    index: int
+    location: str
+    value: Any
+
+
+def json_layout(path: Path, name: str) -> str:
+    """``array``, ``lines`` or ``object``, from the first bytes of the file."""
+    head = check_text(path, name).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"["):
+        return "array"
+    if not head.startswith(b"{"):
+        shown = head[:20].decode("utf-8", "replace")
+        raise InputError(
+            f"is not JSON (it starts with {shown!r}); a table needs the extension .csv, .tsv or .parquet, or format='csv'",
+            path=str(path),
+            location=name,
+        )
+    # JSON Lines when one of the first two lines is a whole value; a pretty-printed object is not.
+    # Whole lines are read (a JSONL line can be far longer than the head).
+    with open_binary(path) as f:
+        checked = 0
+        for line in f:
+            if not line.strip():
+                continue
+            try:
+                json.loads(line)
+                return "lines"
+            except ValueError:
+                checked += 1
+                if checked == 2:
+                    break
+    return "object"
+
+
+def iter_records(source: Source) -> Iterator[Union[Record, Problem]]:
+    """Every JSON record of the file with its location; undecodable ones as Problems."""
+    layout = json_layout(source.path, source.name)
+    if layout == "array":
+        yield from _array_records(source)
+    elif layout == "lines":
+        yield from _line_records(source)
+    else:
+        yield from _object_record(source)
+
+
+def _array_records(source: Source) -> Iterator[Union[Record, Problem]]:
+    count = 0
+    try:
+        with open_text(source.path, errors="surrogateescape") as f:
+            for element in iter_json_array(f):
+                location = f"{source.name} [{element.index}]"
+                count = element.index + 1
+                if isinstance(element, Broken):
+                    yield Problem(location, element.message)
+                    continue
+                yield Record(element.index, location, element.value)
+    except (EOFError, zlib.error, gzip.BadGzipFile):
+        yield Problem(f"{source.name} [{count}]", "the compressed file is cut off or damaged here: the rest is not read")
+
+
+def _line_records(source: Source) -> Iterator[Union[Record, Problem]]:
+    index = 0
+    lineno = 0
+    try:
+        with open_binary(source.path) as f:
+            for lineno, raw in enumerate(f, start=1):
+                if not raw.strip():
+                    continue
+                location = f"{source.name} line {lineno}"
+                if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+                    raw = raw[len(codecs.BOM_UTF8) :]
+                raw = raw.rstrip()  # so that errors point into the line, not past its newline
+                try:
+                    value = json.loads(raw)
+                except UnicodeDecodeError:
+                    yield Problem(location, "not UTF-8 text")
+                    continue
+                except json.JSONDecodeError as exc:
+                    hint = " (the line looks cut off)" if exc.pos >= len(raw) else ""
+                    yield Problem(location, f"not valid JSON: {exc.msg} at column {exc.colno}{hint}")
+                    continue
+                yield Record(index, location, value)
+                index += 1
+    except (EOFError, zlib.error, gzip.BadGzipFile):
+        yield Problem(f"{source.name} line {lineno + 1}", "the compressed file is cut off or damaged here: the rest is not read")
+
+
+def _object_record(source: Source) -> Iterator[Union[Record, Problem]]:
+    # A single pretty-printed object (one conversation): small by nature, so read it whole.
+    try:
+        with open_text(source.path) as f:
+            value = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", path=str(source.path), location=source.name
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"is not UTF-8 text (undecodable byte at offset {exc.start})", path=str(source.path), location=source.name) from None
+    yield Record(0, source.name, value)
+
+
+def read_record_file(source: Source, parse: Parser) -> Iterator[Item]:
+    """Read a JSON/JSONL file of records with ``parse`` (one record -> one Conversation)."""
+    for record in iter_records(source):
+        if isinstance(record, Problem):
+            yield record
+            continue
+        yield parse_one(record.value, RecordContext(source, record.index), record.location, parse)
+
+
+def parse_one(value: Any, context: RecordContext, location: str, parse: Parser) -> Item:
+    """One record through ``parse``; whatever is wrong with it becomes a Problem at ``location``."""
+    if not isinstance(value, dict):
+        return Problem(location, f"expected a JSON object, found {json_type(value)}")
+    try:
+        conversation = parse(value, context)
+        if context.source.metadata_fn is not None:
+            conversation.metadata.update(context.source.metadata_fn(value))
+    except RecordError as exc:
+        return Problem(location, str(exc))
+    except ValidationError as exc:
+        return Problem(location, describe_validation_error(exc))
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        # Real exports hold shapes nobody documented; one odd record must not stop the file.
+        return Problem(location, f"unexpected structure ({type(exc).__name__}: {exc})")
+    return Loaded(location, conversation)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}" if where else f"{first['msg']}{more}"
+
+
+def json_type(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__)
+
+
+# ---------------------------------------------------------------------------------------------
+# Small conversions shared by the formats
+
+
+def require(record: dict, key: str, kind: type) -> Any:
+    """``record[key]``, checked to be of ``kind``; a RecordError that names the key otherwise."""
+    if key not in record or record[key] is None:
+        raise RecordError(f"{key!r} is missing")
+    value = record[key]
+    if not isinstance(value, kind):
+        raise RecordError(f"{key!r} should be {json_type(kind())}, found {json_type(value)}")
+    return value
+
+
+def first_present(record: dict, keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        value = record.get(key)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def parse_time(value: Any) -> Optional[datetime]:
+    """A datetime from ISO 8601 text (``Z`` allowed), unix seconds/milliseconds, or a datetime."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if isinstance(value, bool):
+        raise RecordError(f"{value!r} is not a time")
+    if isinstance(value, (int, float)):
+        return _from_unix(float(value))
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return _from_unix(float(text))
+        except ValueError:
+            pass
+        try:
+            return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+        except ValueError:
+            raise RecordError(f"{value!r} is not a time (expected ISO 8601 or unix seconds)") from None
+    raise RecordError(f"{json_type(value)} is not a time")
+
+
+def _from_unix(seconds: float) -> datetime:
+    if seconds > 1e11:  # milliseconds: 1e11 seconds would be the year 5138
+        seconds /= 1000
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+def iso_time(value: Any) -> Optional[str]:
+    """A time for metadata: ISO 8601 text (metadata must stay plain JSON)."""
+    parsed = parse_time(value)
+    return parsed.isoformat() if parsed else None
+
+
+# Names that chat formats use for each speaker, lower-cased. "function_call" is an assistant's
+# call in LLaMA-Factory's ShareGPT; "observation"/"function" carry a tool's answer.
+ROLE_ALIASES: dict[str, Role] = {
+    **dict.fromkeys(["user", "human", "prompter", "customer", "client", "person", "you"], "user"),
+    **dict.fromkeys(
+        ["assistant", "gpt", "chatgpt", "bing", "bard", "model", "bot", "ai", "claude", "gemini", "agent", "function_call"],
+        "assistant",
+    ),
+    **dict.fromkeys(["system", "developer", "instruction"], "system"),
+    **dict.fromkeys(["tool", "function", "observation", "function_response", "tool_response", "ipython", "tool_result"], "tool"),
+}
+
+
+def normalise_role(value: Any, where: str = "") -> Role:
+    role = ROLE_ALIASES.get(str(value).strip().lower()) if isinstance(value, str) else None
+    if role is None:
+        prefix = f"{where}: " if where else ""
+        raise RecordError(f"{prefix}unknown role {value!r} (known: user, assistant, system, tool and their usual aliases)")
+    return role
+
+
+def chat_id_from(record: dict, keys: tuple[str, ...], context: RecordContext) -> str:
+    """The record's own id from the first key present, else ``<file stem>:<index>``."""
+    value = first_present(record, keys)
+    return str(value) if value is not None else context.default_id()
+
+
+def plain(value: Any) -> Any:
+    """A value as plain JSON for metadata (Parquet and HF rows hold dates, bytes, numpy scalars)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if hasattr(value, "item"):  # numpy scalar
+        return plain(value.item())
+    if isinstance(value, bytes):
+        return f"[{len(value)} bytes]"
+    return str(value)
