@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import DEMO_DATA
+from kura_testdata import DEMO_DATA
 
 FAST = ["--embedder", "hashing", "--projector", "pca", "--quiet"]
 

@@ -3,7 +3,7 @@
 import asyncio
 import json
 
-from conftest import DEMO_DATA
+from kura_testdata import DEMO_DATA
 
 
 def test_kura05_readme_quickstart(tmp_path, monkeypatch, capsys):

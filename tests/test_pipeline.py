@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import kura
-from conftest import DEMO_DATA, oasst_conversations
+from kura_testdata import DEMO_DATA, oasst_conversations
 from kura.types import Cluster, ConversationSummary, ProjectedCluster
 from slow_summariser import LoggingSummariser
 

@@ -87,9 +87,11 @@ def test_kmeans_uses_kuras_k_rule_and_recovers_blobs():
     assert np.array_equal(clusterer.fit_predict(x), KMeansClusterer(10, seed=0).fit_predict(x))
 
 
-def test_kmeans_switches_to_minibatch_and_validates_settings():
+def test_kmeans_samples_large_inputs_minibatch_on_request_and_validates_settings():
     x, truth = blobs([40, 40, 40])
-    assert same_grouping(KMeansClusterer(n_clusters=3, minibatch_above=0).fit_predict(x), truth)
+    assert same_grouping(KMeansClusterer(n_clusters=3, sample_above=30).fit_predict(x), truth)
+    assert same_grouping(KMeansClusterer(n_clusters=3, init="k-means++").fit_predict(x), truth)
+    assert same_grouping(KMeansClusterer(n_clusters=3, minibatch=True).fit_predict(x), truth)
     with pytest.raises(ConfigError, match="clusters_per_group=0 should be >= 1"):
         KMeansClusterer(0).fit_predict(x)
 

@@ -1,8 +1,8 @@
 """Stage 4: the hierarchy, from base clusters up to a few top-level themes.
 
-``HierarchyBuilder`` is the seam. ``EmbeddingHierarchy`` needs no language model: each level
-groups the clusters below it by their centroid vectors and names the groups by distinctive
-terms. Level sizes shrink geometrically from the base count to the top count (Clio). Every
+``HierarchyBuilder`` is the seam. ``EmbeddingHierarchy`` needs no language model: Ward's method
+continues from the base clusters' centroids, each level is a cut of that tree, and groups are
+named by distinctive terms. Level sizes shrink geometrically from the base count to the top count (Clio). Every
 builder here terminates (a fixed number of levels), and a parent with a single child is never
 made: the child moves up instead (both were failures of Kura 0.5).
 """
@@ -19,6 +19,7 @@ import numpy as np
 
 from kura.errors import ConfigError
 from kura.stages.naming import ClusterGroup, ClusterNamer, DistinctiveTermsNamer, cluster_id
+from kura.stages.ward import geometric_sizes, unit, ward_levels
 from kura.types import Cluster
 
 
@@ -36,17 +37,7 @@ def level_sizes(n_base: int, top: int, levels: Optional[int] = None, max_ratio: 
         raise ConfigError(f"top_clusters={top} should be >= 1")
     if levels is not None and levels < 0:
         raise ConfigError(f"levels={levels} should be >= 0")
-    if n_base <= top or levels == 0:
-        return []
-    if levels is None:
-        levels = max(1, math.ceil(math.log(n_base / top) / math.log(max_ratio) - 1e-9))
-    ratio = (n_base / top) ** (1 / levels)
-    sizes = [max(top, round(n_base / ratio**i)) for i in range(1, levels)] + [top]
-    out: list[int] = []
-    for s in sizes:  # strictly shrinking, never reaching the base count
-        if s < (out[-1] if out else n_base):
-            out.append(s)
-    return out
+    return geometric_sizes(n_base, top, levels, max_ratio)
 
 
 @dataclass
@@ -89,13 +80,15 @@ class HierarchyBuilder(ABC):
 
 
 def group_centroids(vectors: np.ndarray, weights: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """Group cluster centroids into ``k`` parents: size-weighted k-means on unit vectors."""
+    """Group cluster centroids into ``k`` neighbourhoods: size-weighted k-means on unit vectors."""
     from sklearn.cluster import KMeans
 
     if k >= len(vectors):
         return np.arange(len(vectors))
-    model = KMeans(n_clusters=k, random_state=seed, n_init=10)
-    return model.fit_predict(vectors, sample_weight=weights)
+    return KMeans(n_clusters=k, random_state=seed, n_init=10).fit_predict(vectors, sample_weight=weights)
+
+
+_unit = unit  # the name builders in kura.llm import
 
 
 def _interleave(lists: list[list[str]]) -> list[str]:
@@ -103,12 +96,12 @@ def _interleave(lists: list[list[str]]) -> list[str]:
     return [t for row in zip_longest(*lists) for t in row if t is not None]
 
 
-def _unit(rows: np.ndarray) -> np.ndarray:
-    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-
-
 class EmbeddingHierarchy(HierarchyBuilder):
-    """Offline hierarchy: centroid grouping per level, names from distinctive terms."""
+    """Offline hierarchy: size-weighted Ward over smoothed centroids, names from distinctive terms.
+
+    One dendrogram is cut at every level size, so levels nest by construction
+    (see :mod:`kura.stages.ward` for why this method).
+    """
 
     def __init__(
         self,
@@ -125,38 +118,34 @@ class EmbeddingHierarchy(HierarchyBuilder):
 
     @property
     def name(self) -> str:
-        return f"embedding-hierarchy:v1:top{self.top_clusters}:levels{self.levels}:seed{self.seed}:{self.namer.name}"
+        return f"ward-hierarchy:v1:top{self.top_clusters}:levels{self.levels}:seed{self.seed}:{self.namer.name}"
 
     async def build(self, base: LevelInput) -> list[Cluster]:
         everything = {c.id: c.model_copy() for c in base.clusters}
         current = [everything[c.id] for c in base.clusters]
-        vectors = _unit(np.asarray(base.vectors, dtype=np.float64))
         texts = list(base.texts)
-        for depth, size in enumerate(self.sizes_for(len(current)), start=1):
-            if len(current) <= size:
-                break
-            weights = np.array([len(c.chat_ids) for c in current], dtype=np.float64)
-            labels = group_centroids(vectors, weights, size, self.seed)
-            groups, children_of = [], []
-            for label in sorted(set(labels.tolist())):
-                idx = np.flatnonzero(labels == label)
-                children_of.append(idx)
-                groups.append(
-                    ClusterGroup(
-                        chat_ids=[i for j in idx for i in current[j].chat_ids],
-                        texts=[t for j in idx for t in texts[j][: self.texts_per_child]],
-                        children=[current[j].name for j in sorted(idx, key=lambda j: -len(current[j].chat_ids))],
-                    )
+        sizes = np.array([len(c.chat_ids) for c in current], dtype=np.float64)
+        parents_per_level = ward_levels(base.vectors, sizes, self.sizes_for(len(current)), seed=self.seed)
+        for depth, parent_of in enumerate(parents_per_level, start=1):
+            children_of = [np.flatnonzero(parent_of == label) for label in range(int(parent_of.max()) + 1)]
+            merged = [idx for idx in children_of if len(idx) > 1]
+            groups = [
+                ClusterGroup(
+                    chat_ids=[i for j in idx for i in current[j].chat_ids],
+                    texts=_interleave([texts[j][: self.texts_per_child] for j in idx]),
+                    children=[current[j].name for j in sorted(idx, key=lambda j: -len(current[j].chat_ids))],
                 )
-            named = await self.namer.name_groups(groups)
-            next_level, next_vectors, next_texts = [], [], []
-            for idx, group, gen in zip(children_of, groups, named):
+                for idx in merged
+            ]
+            named = iter(await self.namer.name_groups(groups)) if groups else iter(())
+            group_iter = iter(groups)
+            next_level, next_texts = [], []
+            for idx in children_of:
                 if len(idx) == 1:  # no single-child parents: the child itself moves up
-                    only = int(idx[0])
-                    next_level.append(current[only])
-                    next_vectors.append(vectors[only])
-                    next_texts.append(texts[only])
+                    next_level.append(current[int(idx[0])])
+                    next_texts.append(texts[int(idx[0])])
                     continue
+                group, gen = next(group_iter), next(named)
                 parent = Cluster(
                     id=cluster_id(depth, group.chat_ids),
                     name=gen.name,
@@ -168,12 +157,7 @@ class EmbeddingHierarchy(HierarchyBuilder):
                 everything[parent.id] = parent
                 for j in idx:
                     current[j].parent_id = parent.id
-                w = weights[idx][:, None]
                 next_level.append(parent)
-                next_vectors.append((vectors[idx] * w).sum(axis=0) / w.sum())
-                # Interleave children's typical texts so each child is represented in the name.
                 next_texts.append(_interleave([texts[j] for j in idx]))
-            if len(next_level) == len(current):
-                break  # nothing merged: stop rather than loop (Kura 0.5 #125)
-            current, vectors, texts = next_level, _unit(np.vstack(next_vectors)), next_texts
+            current, texts = next_level, next_texts
         return list(everything.values())

@@ -1,0 +1,67 @@
+"""Time and memory of the offline pipeline, stage by stage, on real data.
+
+    python bench/bench_pipeline.py                         # the bundled 100 OASST conversations
+    python bench/bench_pipeline.py --input ../shared/data/clinc150.jsonl --limit 22500
+
+Each measurement runs in a fresh process (so model loading and UMAP's JIT are counted, as a
+user would see them) into a fresh run directory, then once more to time a resumed run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+CHILD = """
+import json, resource, sys, time
+import kura
+from kura.io import iter_conversations
+from itertools import islice
+start = time.perf_counter()
+inputs = list(islice(iter_conversations(sys.argv[1]), int(sys.argv[3]))) if int(sys.argv[3]) else sys.argv[1]
+result = kura.run(inputs, sys.argv[2], embedder=sys.argv[4], projector=sys.argv[5])
+print(json.dumps({"seconds": time.perf_counter() - start, "stages": result.seconds, "reused": result.reused,
+                  "conversations": len(result.summaries), "clusters": len(result.clusters),
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def measure(data: str, out: Path, limit: int, embedder: str, projector: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, data, str(out), str(limit), embedder, projector],
+        capture_output=True, text=True, check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--input", default=str(REPO / "data" / "oasst_en100.jsonl"))
+    parser.add_argument("--limit", type=int, default=0, help="first N conversations (0 = all)")
+    parser.add_argument("--embedder", default="minilm")
+    parser.add_argument("--projector", default="umap")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "run"
+        first = measure(args.input, out, args.limit, args.embedder, args.projector)
+        again = measure(args.input, out, args.limit, args.embedder, args.projector)
+    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}")
+    print(f"input: {args.input} ({first['conversations']:,} conversations), embedder={args.embedder}, projector={args.projector}")
+    print(f"fresh run:   {first['seconds']:.1f} s, peak RSS {first['peak_rss_mb']:.0f} MB, {first['clusters']} clusters")
+    for stage, seconds in first["stages"].items():
+        print(f"  {stage:<22} {seconds:7.2f} s")
+    print(f"resumed run: {again['seconds']:.1f} s (reused: {', '.join(again['reused']) or 'nothing'}), peak RSS {again['peak_rss_mb']:.0f} MB")
+    print("reproduce: python bench/bench_pipeline.py " + " ".join(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()
