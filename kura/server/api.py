@@ -1,0 +1,198 @@
+"""The JSON API over the runs (``/api/...``). The page is its main client; scripts may use it too.
+
+    GET  /api/runs                          the runs, with status and counts
+    GET  /api/runs/{run}                    the run: settings, cluster tree, field schema
+    GET  /api/runs/{run}/columns            per-conversation typed arrays: map position, cluster, fields
+    GET  /api/runs/{run}/summaries          summaries, paged: ?offset=&limit= (with ?cluster= and ?q=), or ?rows=3,17
+    GET  /api/runs/{run}/conversation?id=   one conversation with its summary and cluster path
+    GET  /api/runs/{run}/search?q=          rows matching a text search, as a bit set
+    GET  /api/options                       what the upload form offers, and the size limit
+    POST /api/jobs                          upload files and start a run (multipart)
+    GET  /api/jobs, /api/jobs/{id}          runs started here, with progress
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any, Optional
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from kura.errors import KuraError
+from kura.server.fields import b64
+from kura.server.jobs import Job, Jobs, RunSettings, options
+from kura.server.rundata import RunData
+from kura.server.runs import RunRegistry
+from kura.server.search import parse_query
+from kura.server.uploads import MAX_FILES, UploadTooLarge, limited_receive, run_name, save_uploads, too_large
+
+MAX_PAGE = 200
+
+#: POSTs must carry this header. A browser only sends custom headers cross-origin after a CORS
+#: preflight, which this server never approves, so no other web page can start runs here.
+CSRF_HEADER = "x-kura-request"
+
+
+def _json(body: bytes) -> Response:
+    return Response(content=body, media_type="application/json")
+
+
+class Api:
+    """The routes, bound to one registry of runs and one job queue."""
+
+    def __init__(self, registry: RunRegistry, *, max_upload_bytes: int, uploads: bool):
+        self.registry = registry
+        self.max_upload_bytes = max_upload_bytes
+        self.uploads = uploads
+        self.jobs = Jobs(on_finish=self._finished) if uploads else None
+        self.router = APIRouter(prefix="/api")
+        r = self.router
+        r.add_api_route("/runs", self.list_runs, methods=["GET"])
+        r.add_api_route("/runs/{run}", self.overview, methods=["GET"])
+        r.add_api_route("/runs/{run}/columns", self.columns, methods=["GET"])
+        r.add_api_route("/runs/{run}/summaries", self.summaries, methods=["GET"])
+        r.add_api_route("/runs/{run}/conversation", self.conversation, methods=["GET"])
+        r.add_api_route("/runs/{run}/search", self.search, methods=["GET"])
+        r.add_api_route("/options", self.options, methods=["GET"])
+        r.add_api_route("/jobs", self.start_job, methods=["POST"], status_code=202)
+        r.add_api_route("/jobs", self.list_jobs, methods=["GET"])
+        r.add_api_route("/jobs/{job_id}", self.job, methods=["GET"])
+
+    # -- runs ------------------------------------------------------------------------------------
+    def _run(self, name: str) -> RunData:
+        try:
+            return self.registry.get(name)
+        except KeyError:
+            raise HTTPException(404, f"no run called {name!r}") from None
+        except KuraError as exc:
+            raise HTTPException(409, str(exc)) from None
+
+    def list_runs(self) -> dict[str, Any]:
+        return {"runs": self.registry.listing()}
+
+    def overview(self, run: str) -> Response:
+        return _json(self._run(run).overview_json())
+
+    def columns(self, run: str) -> Response:
+        return _json(self._run(run).columns_json())
+
+    def summaries(
+        self,
+        run: str,
+        rows: Optional[str] = Query(None, description="Comma-separated row numbers (at most 200)."),
+        offset: int = Query(0, ge=0),
+        limit: int = Query(50, ge=1, le=MAX_PAGE),
+        cluster: Optional[str] = Query(None, description="Only conversations under this cluster id."),
+        q: Optional[str] = Query(None, description="Only conversations matching this search."),
+    ) -> dict[str, Any]:
+        data = self._run(run)
+        if rows is not None:
+            try:
+                wanted = [int(r) for r in rows.split(",") if r.strip()]
+            except ValueError:
+                raise HTTPException(422, "rows should be comma-separated row numbers, e.g. rows=0,5,9") from None
+            if len(wanted) > MAX_PAGE:
+                raise HTTPException(422, f"at most {MAX_PAGE} rows at once, got {len(wanted)}")
+            if any(not 0 <= r < data.size for r in wanted):
+                raise HTTPException(422, f"row numbers go from 0 to {data.size - 1}")
+            return {"total": len(wanted), "offset": 0, "limit": len(wanted), "rows": data.rows(wanted)}
+        selected = np.arange(data.size)
+        if cluster is not None:
+            if cluster not in data.cluster_index:
+                raise HTTPException(404, f"no cluster {cluster!r} in run {run!r}")
+            selected = data.rows_in_cluster(cluster)
+        if q:
+            selected = selected[data.search(q)[selected]]
+        page = selected[offset : offset + limit]
+        return {"total": int(len(selected)), "offset": offset, "limit": limit, "rows": data.rows([int(r) for r in page])}
+
+    def conversation(self, run: str, chat_id: str = Query(..., alias="id", description="The conversation's chat_id.")) -> dict[str, Any]:
+        found = self._run(run).conversation(chat_id)
+        if found is None:
+            raise HTTPException(404, f"no conversation {chat_id!r} in run {run!r}")
+        return found
+
+    def search(self, run: str, q: str = Query("", max_length=1000)) -> dict[str, Any]:
+        data = self._run(run)
+        mask = data.search(q)
+        return {
+            "q": q,
+            "terms": parse_query(q),
+            "count": int(mask.sum()),
+            "mask": b64(np.packbits(mask, bitorder="little")),
+        }
+
+    # -- runs from the browser ---------------------------------------------------------------------
+    def options(self) -> dict[str, Any]:
+        return {
+            "uploads": self.uploads,
+            "max_upload_bytes": self.max_upload_bytes,
+            "max_files": MAX_FILES,
+            "new_runs_dir": str(self.registry.new_runs_dir) if self.uploads else None,
+            **options(),
+        }
+
+    async def start_job(self, request: Request) -> Any:
+        if self.jobs is None:
+            raise HTTPException(403, "this server was started with uploads turned off")
+        if request.headers.get(CSRF_HEADER) != "1":
+            raise HTTPException(403, f"missing header {CSRF_HEADER}: 1 (sent by the page; add it when scripting)")
+        declared = int(request.headers.get("content-length") or 0)
+        if declared > self.max_upload_bytes:
+            return JSONResponse({"detail": str(too_large(declared, self.max_upload_bytes))}, status_code=413)
+        limited = Request(request.scope, limited_receive(request.receive, self.max_upload_bytes))
+        try:
+            async with limited.form(max_files=MAX_FILES, max_fields=50) as form:
+                files = [f for f in form.getlist("files") if hasattr(f, "filename")]
+                if not files:
+                    raise HTTPException(422, "no files: choose one or more files of conversations")
+                per_group = _int(form.get("clusters_per_group"), "clusters per group")
+                settings = RunSettings(
+                    model=str(form.get("model") or "extractive"),
+                    clusters_per_group=10 if per_group is None else per_group,
+                    top_clusters=_int(form.get("top_clusters"), "top-level clusters"),
+                    embedder=str(form.get("embedder") or "minilm"),
+                    projector=str(form.get("projector") or "umap"),
+                ).check()
+                name = run_name(str(form.get("name") or ""), self.registry.is_taken)
+                path = self.registry.new_runs_dir / name
+                inputs, names = save_uploads(files, path / "inputs")
+        except UploadTooLarge as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=413)
+        except KuraError as exc:
+            raise HTTPException(422, str(exc)) from None
+        self.registry.add(name, path, busy=True)
+        job = self.jobs.submit(name, path, inputs, names, settings)
+        return self.jobs.describe(job)
+
+    def list_jobs(self) -> dict[str, Any]:
+        return {"jobs": [self.jobs.describe(j) for j in self.jobs.all()] if self.jobs else []}
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        job = self.jobs.get(job_id) if self.jobs else None
+        if job is None or self.jobs is None:
+            raise HTTPException(404, f"no job {job_id!r}")
+        return self.jobs.describe(job)
+
+    def _finished(self, job: Job, ok: bool) -> None:
+        if ok:
+            self.registry.add(job.run, job.path, busy=False)
+        else:
+            # A failed upload leaves nothing behind: the folder was made by this server for it.
+            self.registry.remove(job.run)
+            shutil.rmtree(job.path, ignore_errors=True)
+
+    def shutdown(self) -> None:
+        if self.jobs is not None:
+            self.jobs.shutdown()
+
+
+def _int(value: Any, what: str) -> Optional[int]:
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        return int(str(value))
+    except ValueError:
+        raise KuraError(f"{what}={value!r} should be a whole number") from None

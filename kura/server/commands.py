@@ -1,0 +1,114 @@
+"""``kura serve`` and ``kura report``, registered on the main ``kura`` command by :func:`register`."""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import socket
+import threading
+import time
+import webbrowser
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from kura.errors import ConfigError, KuraError
+
+if TYPE_CHECKING:
+    import uvicorn
+
+err = Console(stderr=True)
+
+
+def serve(
+    run_dir: Path = typer.Argument(..., help="A run directory, or a folder of run directories."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on. Anything but loopback shares your conversations with the network."),
+    port: int = typer.Option(8000, help="Port to listen on (0: any free port)."),
+    open_browser: bool = typer.Option(False, "--open", help="Open the explorer in your web browser."),
+    max_upload_mb: int = typer.Option(200, help="Largest upload accepted by the page's New run, in MB."),
+    uploads: bool = typer.Option(True, help="Allow starting runs from the browser (--no-uploads: read-only)."),
+) -> None:
+    """Explore runs in your browser: cluster tree, map, breakdowns, conversations, search."""
+    import uvicorn
+
+    from kura.server import create_app
+
+    if not run_dir.is_dir():
+        raise KuraError(f"{run_dir}: no such folder: give a run directory (kura run INPUT --out DIR) or a folder of them")
+    sock = bind(host, port)
+    actual_port = sock.getsockname()[1]
+    allowed = None if _is_loopback(host) else ["*"]
+    app = create_app(run_dir, max_upload_mb=max_upload_mb, uploads=uploads, allowed_hosts=allowed)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{actual_port}/"
+    registry = app.state.registry
+    err.print(f"[bold]Kura explorer[/] on [link={url}]{escape(url)}[/]  (Ctrl+C to stop)")
+    err.print(f"  runs from {escape(str(registry.root))}" + (f"; new runs go to {escape(str(registry.new_runs_dir))}" if uploads else ""))
+    if allowed:
+        err.print(f"[yellow]Listening on {escape(host)}: anyone who can reach this machine can read these conversations.[/]")
+    threading.Thread(target=registry.warm, name="kura-warm", daemon=True).start()
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    if open_browser:
+        threading.Thread(target=_open_when_ready, args=(server, url), daemon=True).start()
+    server.run(sockets=[sock])
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket, or a one-line error that says which port is taken and what to do."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a TIME_WAIT port is free
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            raise ConfigError(f"cannot listen on {host}: it is not an address of this machine (use --host 127.0.0.1)") from None
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"port {port} on {host} is in use: pick another with --port (or --port 0 for any free one)") from None
+        if exc.errno == errno.EACCES:
+            raise ConfigError(f"port {port} needs administrator rights: pick one above 1023 with --port") from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _open_when_ready(server: uvicorn.Server, url: str) -> None:
+    for _ in range(100):
+        if getattr(server, "started", False):
+            webbrowser.open(url)
+            return
+        time.sleep(0.1)
+
+
+def report(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `kura run`."),
+    output: Path = typer.Option(Path("kura-report.html"), "--output", "-o", help="The HTML file to write."),
+    title: Optional[str] = typer.Option(None, help="The page title (default: the run's name)."),
+) -> None:
+    """Write one self-contained HTML file of a run (no server, no network) to share."""
+    from kura.report import build_report
+
+    path = build_report(run_dir, output, title=title)
+    size = path.stat().st_size
+    err.print(f"Wrote [bold]{escape(str(path))}[/] ({size / 1024 / 1024:.1f} MB): open it in any browser, or attach it.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` and ``report`` to the ``kura`` command."""
+    app.command()(serve)
+    app.command()(report)

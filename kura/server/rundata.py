@@ -1,0 +1,266 @@
+"""One finished run held in memory for the explorer, and the JSON the page reads from it.
+
+Loading keeps ``conversations.parquet`` as an Arrow table (rows are turned into Python only a
+page at a time), encodes the fields with Arrow, and scans ``conversations.jsonl`` once for line
+offsets, so opening a conversation is one seek. The search index (all message text, lowercased)
+is built on the first search only. The two big payloads (overview, columns) are encoded once
+and kept as bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from pathlib import Path
+from typing import Any, Iterator, Optional, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kura.errors import InputError
+from kura.server.fields import Field, b64, code_array, encode_date, facet_fields, metadata_fields
+from kura.server.search import TextIndex, parse_query
+
+#: The columns of a row the page shows in lists and the conversation view.
+ROW_FIELDS = (
+    "chat_id", "summary", "request", "topic", "task", "languages", "concerning_score",
+    "user_frustration", "assistant_errors", "cluster_id",
+)
+REQUIRED = ("run.json", "conversations.parquet", "clusters.parquet", "conversations.jsonl")
+
+_ID_PREFIX = b'{"chat_id":"'
+
+
+def missing_files(path: Path) -> list[str]:
+    return [name for name in REQUIRED if not (path / name).is_file()]
+
+
+def _finite(value: Any) -> Optional[float]:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+class RunData:
+    """A run directory's explorer data. Build it with :meth:`load`; it is read-only afterwards."""
+
+    meta: dict[str, Any]
+    table: pa.Table
+    chat_ids: list[str]
+    row_of: dict[str, int]
+    clusters: dict[str, list[Any]]
+    cluster_index: dict[str, int]
+    base: np.ndarray
+    offsets: dict[str, tuple[int, int]]
+    created_at: dict[str, Optional[str]]
+    fields: list[Field]
+
+    def __init__(self, name: str, path: Path):
+        self.name = name
+        self.path = path
+        self._lock = threading.Lock()
+        self._text_index: Optional[TextIndex] = None
+        self._overview: Optional[bytes] = None
+        self._columns: Optional[bytes] = None
+
+    @classmethod
+    def load(cls, name: str, path: Path) -> RunData:
+        import pyarrow.parquet as pq
+
+        missing = missing_files(path)
+        if missing:
+            raise InputError(f"the run is not finished ({', '.join(missing)} missing): run `kura run` on it again", path=str(path))
+        run = cls(name, path)
+        run.meta = json.loads((path / "run.json").read_text(encoding="utf-8"))
+        run.table = pq.read_table(path / "conversations.parquet")
+        run.chat_ids = run.table.column("chat_id").to_pylist()
+        run.row_of = {chat_id: i for i, chat_id in enumerate(run.chat_ids)}
+        run.clusters = pq.read_table(path / "clusters.parquet").to_pydict()
+        run.cluster_index = {cid: i for i, cid in enumerate(run.clusters["id"])}
+        index = pc.index_in(run.table.column("cluster_id"), value_set=pa.array(run.clusters["id"], pa.string()))
+        run.base = index.combine_chunks().fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        run._index_conversations()
+        run.fields = run._fields()
+        return run
+
+    @property
+    def size(self) -> int:
+        return len(self.chat_ids)
+
+    # -- conversations.jsonl ---------------------------------------------------------------------
+    def _index_conversations(self) -> None:
+        """Byte offset and creation time of each conversation, by chat id.
+
+        Lines are pydantic dumps starting ``{"chat_id":"...","created_at":null|"..."``, so both
+        are cut out of the bytes without parsing the messages (a line that differs, e.g. an id
+        with escapes, is parsed in full). Newlines are found with numpy, a block at a time.
+        """
+        self.offsets = {}
+        self.created_at = {}
+        position = 0
+        with open(self.path / "conversations.jsonl", "rb") as f:
+            carry = b""
+            while True:
+                chunk = f.read(1 << 24)
+                block = carry + chunk
+                cut = block.rfind(b"\n") + 1 if chunk else len(block)
+                block, carry = block[:cut], block[cut:]
+                self._index_block(block, position)
+                position += len(block)
+                if not chunk:
+                    return
+
+    def _index_block(self, block: bytes, position: int) -> None:
+        newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+        starts = [0, *(newlines + 1).tolist()]
+        ends = [*(newlines + 1).tolist(), len(block)]
+        skip = len(_ID_PREFIX)
+        for start, end in zip(starts, ends):
+            if end - start < 3:
+                continue
+            quote = block.find(b'"', start + skip, end)
+            created: Optional[str] = None
+            if block.startswith(_ID_PREFIX, start) and quote > 0 and block.find(b"\\", start + skip, quote) < 0:
+                chat_id = block[start + skip : quote].decode()
+                if block.startswith(b',"created_at":"', quote + 1):
+                    close = block.find(b'"', quote + 16, end)
+                    created = block[quote + 16 : close].decode()
+                elif not block.startswith(b',"created_at":null', quote + 1):
+                    chat_id, created = _parse_head(block[start:end])
+            elif block[start:end].strip():
+                chat_id, created = _parse_head(block[start:end])
+            else:
+                continue
+            self.offsets[chat_id] = (position + start, end - start)
+            self.created_at[chat_id] = created
+
+    def conversation(self, chat_id: str) -> Optional[dict[str, Any]]:
+        """The conversation as loaded, with its summary row and cluster path; None if unknown."""
+        where = self.offsets.get(chat_id)
+        if where is None:
+            return None
+        with open(self.path / "conversations.jsonl", "rb") as f:
+            f.seek(where[0])
+            record = json.loads(f.read(where[1]))
+        row = self.row_of.get(chat_id)
+        record["row"] = row
+        record["summary"] = self.rows([row])[0] if row is not None else None
+        record["cluster_path"] = self.table.column("cluster_path")[row].as_py() if row is not None else []
+        return record
+
+    def iter_conversations(self) -> Iterator[dict[str, Any]]:
+        with open(self.path / "conversations.jsonl", "rb") as f:
+            for line in f:
+                if line.strip():
+                    yield json.loads(line)
+
+    # -- rows ------------------------------------------------------------------------------------
+    def rows(self, numbers: Sequence[int]) -> list[dict[str, Any]]:
+        """Summary rows (facets, metadata, creation time) by row number, in the order asked."""
+        columns = [c for c in ROW_FIELDS if c in self.table.column_names] + ["metadata"]
+        picked = self.table.select(columns).take(pa.array(numbers, type=pa.int64())).to_pylist()
+        for number, row in zip(numbers, picked):
+            row["row"] = int(number)
+            row["metadata"] = json.loads(row["metadata"]) if row["metadata"] else {}
+            row["created_at"] = self.created_at.get(row["chat_id"])
+        return picked
+
+    def rows_in_cluster(self, cluster_id: str) -> np.ndarray:
+        """Row numbers of the conversations anywhere under ``cluster_id``."""
+        wanted = self.cluster_index[cluster_id]
+        parents = [self.cluster_index.get(p, -1) if p else -1 for p in self.clusters["parent_id"]]
+        under = np.zeros(len(parents) + 1, dtype=bool)  # the extra slot is "no cluster" (-1)
+        for c in range(len(parents)):
+            node, seen = c, 0
+            while node >= 0 and node != wanted and seen <= len(parents):
+                node, seen = parents[node], seen + 1
+            under[c] = node == wanted
+        return np.flatnonzero(under[self.base])
+
+    # -- search ----------------------------------------------------------------------------------
+    def search(self, query: str) -> np.ndarray:
+        """A boolean mask over rows (see :mod:`kura.server.search`)."""
+        if not parse_query(query):
+            return np.ones(self.size, dtype=bool)
+        return self.text_index.search(query)
+
+    @property
+    def text_index(self) -> TextIndex:
+        with self._lock:
+            if self._text_index is None:
+                self._text_index = TextIndex(self._searchable_texts())
+            return self._text_index
+
+    def _searchable_texts(self) -> Iterator[str]:
+        messages: dict[str, str] = {}
+        for record in self.iter_conversations():
+            if record["chat_id"] in self.row_of:
+                messages[record["chat_id"]] = "\n".join(m.get("content") or "" for m in record.get("messages", []))
+        parts = [self.table.column(k).to_pylist() for k in ("summary", "request", "topic", "task") if k in self.table.column_names]
+        for i, chat_id in enumerate(self.chat_ids):
+            yield "\n".join([chat_id, *(p[i] or "" for p in parts), messages.get(chat_id, "")])
+
+    # -- fields ----------------------------------------------------------------------------------
+    def _fields(self) -> list[Field]:
+        fields = facet_fields(self.table)
+        reserved = {f.key for f in fields} | {"created_at"}
+        fields += metadata_fields(self.table.column("metadata").to_pylist(), reserved=reserved)
+        created = [self.created_at.get(c) for c in self.chat_ids]
+        if any(created):
+            fields.append(encode_date(Field("created_at", "Created", "date", "conversation"), pa.array(created, pa.string())))
+        return fields
+
+    # -- payloads --------------------------------------------------------------------------------
+    def overview_json(self) -> bytes:
+        """The run, its cluster tree and its field schema (``GET /api/runs/{run}``)."""
+        with self._lock:
+            if self._overview is None:
+                self._overview = json.dumps(self.overview(), ensure_ascii=False, separators=(",", ":")).encode()
+            return self._overview
+
+    def overview(self) -> dict[str, Any]:
+        c = self.clusters
+        parent = [self.cluster_index.get(p, -1) if p else -1 for p in c["parent_id"]]
+        return {
+            "name": self.name,
+            "size": self.size,
+            "mode": self.meta.get("mode"),
+            "created_at": self.meta.get("created_at"),
+            "updated_at": self.meta.get("updated_at"),
+            "settings": self.meta.get("settings", {}),
+            "counts": self.meta.get("counts", {}),
+            "inputs": [{k: i.get(k) for k in ("name", "format", "loaded", "skipped")} for i in self.meta.get("inputs", [])],
+            "clusters": {
+                "id": c["id"],
+                "name": c["name"],
+                "description": c["description"],
+                "parent": parent,
+                "level": c["level"],
+                "count": c["count"],
+                "x": [_finite(v) for v in c["x"]],
+                "y": [_finite(v) for v in c["y"]],
+            },
+            "fields": [f.schema() for f in self.fields],
+        }
+
+    def columns_json(self) -> bytes:
+        """Per-conversation typed arrays for the map and filters (``GET /api/runs/{run}/columns``)."""
+        with self._lock:
+            if self._columns is None:
+                n_clusters = len(self.clusters["id"])
+                xy = [self.table.column(k).to_numpy().astype("<f4") for k in ("x", "y")]
+                payload = {
+                    "size": self.size,
+                    "x": {"f32": b64(xy[0])},
+                    "y": {"f32": b64(xy[1])},
+                    "cluster": code_array(np.where(self.base < 0, n_clusters, self.base), n_clusters),
+                    # Fields no conversation has (LLM facets of an extractive run) cost nothing.
+                    "fields": {f.key: f.column for f in self.fields if f.present},
+                }
+                self._columns = json.dumps(payload, separators=(",", ":")).encode()
+            return self._columns
+
+
+def _parse_head(line: bytes) -> tuple[str, Optional[str]]:
+    record = json.loads(line)
+    return record["chat_id"], record.get("created_at")
