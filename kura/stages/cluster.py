@@ -161,7 +161,8 @@ def groups_from_labels(
     """One group per label: members most typical first, plus contrastive examples from the
     nearest other clusters (Clio), each capped so that naming stays cheap on huge clusters."""
     k = int(labels.max()) + 1 if len(labels) else 0
-    members = [np.flatnonzero(labels == c) for c in range(k)]
+    order = np.argsort(labels, kind="stable")  # members of every cluster in one pass, O(n log n)
+    members = np.split(order, np.cumsum(np.bincount(labels, minlength=k))[:-1])
     centroids = np.vstack([vectors[m].mean(axis=0) for m in members])
     centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
     norms = np.maximum(np.linalg.norm(vectors, axis=1), 1e-12)
@@ -169,10 +170,10 @@ def groups_from_labels(
     for c, m in enumerate(members):
         closeness = (vectors[m] @ centroids[c]) / norms[m]  # cosine, whatever the input scale
         typical.append(m[np.argsort(-closeness, kind="stable")])
-    similarity = centroids @ centroids.T
+    neighbours_of = _nearest_clusters(centroids, nearby_clusters)
     groups = []
     for c in range(k):
-        neighbours = [j for j in np.argsort(-similarity[c], kind="stable") if j != c][:nearby_clusters]
+        neighbours = neighbours_of[c]
         contrastive = [texts[i] for j in neighbours for i in typical[j][: max(1, max_contrastive // max(1, len(neighbours)))]]
         groups.append(
             ClusterGroup(
@@ -182,6 +183,18 @@ def groups_from_labels(
             )
         )
     return groups
+
+
+def _nearest_clusters(centroids: np.ndarray, count: int) -> list[list[int]]:
+    """The ``count`` nearest other clusters of each cluster (no k x k matrix: k may be 10,000+)."""
+    k = len(centroids)
+    count = min(count, k - 1)
+    if count < 1:
+        return [[] for _ in range(k)]
+    from sklearn.neighbors import NearestNeighbors
+
+    found = NearestNeighbors(n_neighbors=count + 1).fit(centroids).kneighbors(centroids, return_distance=False)
+    return [[int(j) for j in row if j != c][:count] for c, row in enumerate(found)]
 
 
 async def name_base_clusters(groups: list[ClusterGroup], namer: ClusterNamer) -> list[Cluster]:
