@@ -2,6 +2,7 @@
 
     python bench/bench_pipeline.py                         # the bundled 100 OASST conversations
     python bench/bench_pipeline.py --input ../shared/data/clinc150.jsonl --limit 22500
+    python bench/bench_pipeline.py --input ../shared/data/clinc150.jsonl --scale 100000 --embedder hashing --projector pca
 
 Each measurement runs in a fresh process (so model loading and UMAP's JIT are counted, as a
 user would see them) into a fresh run directory, then once more to time a resumed run.
@@ -27,7 +28,14 @@ import kura
 from kura.io import iter_conversations
 from itertools import islice
 start = time.perf_counter()
-inputs = list(islice(iter_conversations(sys.argv[1]), int(sys.argv[3]))) if int(sys.argv[3]) else sys.argv[1]
+limit, scale = int(sys.argv[3]), int(sys.argv[6])
+inputs = list(islice(iter_conversations(sys.argv[1]), limit)) if limit else sys.argv[1]
+if scale:  # repeat the input with small wording changes until there are `scale` conversations
+    base, inputs = list(iter_conversations(sys.argv[1])), []
+    for copy in range(scale // len(base) + 1):
+        for c in base[: scale - len(inputs)]:
+            last = c.messages[-1].model_copy(update={"content": c.messages[-1].content + " " * copy + ("(again)" * min(copy, 1))})
+            inputs.append(c.model_copy(update={"chat_id": f"{c.chat_id}~{copy}", "messages": [*c.messages[:-1], last]}))
 result = kura.run(inputs, sys.argv[2], embedder=sys.argv[4], projector=sys.argv[5])
 print(json.dumps({"seconds": time.perf_counter() - start, "stages": result.seconds, "reused": result.reused,
                   "conversations": len(result.summaries), "clusters": len(result.clusters),
@@ -35,9 +43,9 @@ print(json.dumps({"seconds": time.perf_counter() - start, "stages": result.secon
 """
 
 
-def measure(data: str, out: Path, limit: int, embedder: str, projector: str) -> dict:
+def measure(data: str, out: Path, limit: int, embedder: str, projector: str, scale: int) -> dict:
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, data, str(out), str(limit), embedder, projector],
+        [sys.executable, "-c", CHILD, data, str(out), str(limit), embedder, projector, str(scale)],
         capture_output=True, text=True, check=True,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -47,13 +55,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", default=str(REPO / "data" / "oasst_en100.jsonl"))
     parser.add_argument("--limit", type=int, default=0, help="first N conversations (0 = all)")
+    parser.add_argument("--scale", type=int, default=0, help="repeat the input (reworded) up to N conversations")
     parser.add_argument("--embedder", default="minilm")
     parser.add_argument("--projector", default="umap")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
-        first = measure(args.input, out, args.limit, args.embedder, args.projector)
-        again = measure(args.input, out, args.limit, args.embedder, args.projector)
+        first = measure(args.input, out, args.limit, args.embedder, args.projector, args.scale)
+        again = measure(args.input, out, args.limit, args.embedder, args.projector, args.scale)
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}")
     print(f"input: {args.input} ({first['conversations']:,} conversations), embedder={args.embedder}, projector={args.projector}")
     print(f"fresh run:   {first['seconds']:.1f} s, peak RSS {first['peak_rss_mb']:.0f} MB, {first['clusters']} clusters")

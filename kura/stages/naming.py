@@ -94,22 +94,26 @@ def distinctive_terms(groups: list[list[str]], top_n: int = 6, min_share: float 
     vocab = np.array(vectoriser.get_feature_names_out())
     from scipy.sparse import csr_matrix
 
+    # Everything stays sparse: clusters x vocabulary is 10,000 x 50,000 on a big run.
     membership = csr_matrix((np.ones(len(docs)), (owner, np.arange(len(docs)))), shape=(len(groups), len(docs)))
-    counts = np.asarray((membership @ presence).todense(), dtype=np.float64)
-    sizes = np.array([max(len(g), 1) for g in groups], dtype=np.float64)[:, None]
-    tf = counts / sizes  # share of members using the term
-    term_total = counts.sum(axis=0)
+    counts = (membership @ presence).tocsr().astype(np.float64)  # members using each term
+    sizes = np.array([max(len(g), 1) for g in groups], dtype=np.float64)
+    term_total = np.asarray(counts.sum(axis=0)).ravel()
     idf = np.log(1 + counts.sum() / len(groups) / np.maximum(term_total, 1))
-    scores = tf * idf
-    shared_enough = (counts >= np.maximum(2, np.ceil(min_share * sizes))) | (sizes < 3)
-    scores[~shared_enough] = 0
+    rows_of_entries = np.repeat(np.arange(len(groups)), np.diff(counts.indptr))
+    scores = counts.data / sizes[rows_of_entries] * idf[counts.indices]  # share of members x idf
     out: list[list[str]] = []
-    for row in scores:
+    for row in range(len(groups)):
+        lo, hi = counts.indptr[row], counts.indptr[row + 1]
+        columns, values, used = counts.indices[lo:hi], scores[lo:hi], counts.data[lo:hi]
+        if sizes[row] >= 3:  # shared by enough members to describe the group
+            keep = used >= max(2, np.ceil(min_share * sizes[row]))
+            columns, values = columns[keep], values[keep]
         chosen: list[str] = []
-        for j in np.argsort(-row, kind="stable"):
-            if row[j] <= 0 or len(chosen) >= top_n:
+        for j in np.lexsort((columns, -values)):
+            if values[j] <= 0 or len(chosen) >= top_n:
                 break
-            term = str(vocab[j])
+            term = str(vocab[columns[j]])
             if any(term in c or c in term for c in chosen):
                 continue  # "reset" adds nothing next to "reset password"
             chosen.append(term)
