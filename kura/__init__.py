@@ -12,6 +12,7 @@ from kura.embedders import Embedder, HashingEmbedder, MiniLMEmbedder
 from kura.errors import ConfigError, InputError, KuraError, StageError
 from kura.io import iter_conversations, load_conversations
 from kura.kura import Kura
+from kura.llm import LLM, ClioHierarchy, FakeLLM, LLMClusterNamer, LLMSummariser, get_llm
 from kura.meta_cluster import reduce_clusters_from_base_clusters
 from kura.pipeline import RunResult, run, run_async
 from kura.stages.cluster import Clusterer, HDBSCANClusterer, KMeansClusterer
@@ -27,6 +28,7 @@ __version__ = "0.6.0"
 
 __all__ = [
     "Cluster",
+    "ClioHierarchy",
     "ClusterNamer",
     "Clusterer",
     "ConfigError",
@@ -36,6 +38,7 @@ __all__ = [
     "Embedder",
     "EmbeddingHierarchy",
     "ExtractiveSummariser",
+    "FakeLLM",
     "GeneratedSummary",
     "HDBSCANClusterer",
     "HDBUMAP",
@@ -47,6 +50,9 @@ __all__ = [
     "KmeansClusteringModel",
     "Kura",
     "KuraError",
+    "LLM",
+    "LLMClusterNamer",
+    "LLMSummariser",
     "Message",
     "MiniLMEmbedder",
     "MultiCheckpointManager",
@@ -59,6 +65,7 @@ __all__ = [
     "Summariser",
     "UMAPProjector",
     "generate_base_clusters_from_conversation_summaries",
+    "get_llm",
     "iter_conversations",
     "load_conversations",
     "reduce_clusters_from_base_clusters",

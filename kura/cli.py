@@ -35,23 +35,41 @@ def run(
     top_clusters: Optional[int] = typer.Option(None, "--top-clusters", "-t", help="Clusters at the top of the tree (default: about sqrt(base count), at most 10)."),
     levels: Optional[int] = typer.Option(None, help="Levels above the base clusters (default: enough to keep each step at most 8:1)."),
     clusterer: str = typer.Option("kmeans", help="Base clustering: kmeans, minibatch or hdbscan."),
-    embedder: str = typer.Option("minilm", help="Embedder: minilm (offline ONNX) or hashing (instant, for tests)."),
+    embedder: str = typer.Option("minilm", help="Embedder: minilm (offline ONNX), hashing (instant, for tests), or an API model like openai/text-embedding-3-small."),
     projector: str = typer.Option("umap", help="Map layout: umap or pca (instant, for huge runs)."),
     seed: int = typer.Option(0, help="Random seed: the same seed gives the same result."),
     depth: Optional[int] = typer.Option(None, help="Print the tree down to this depth only."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    llm: Optional[str] = typer.Option(None, "--llm", help="Language model for summaries, names and hierarchy: openai/gpt-4o-mini, anthropic/MODEL, gemini/MODEL, azure/DEPLOYMENT, ollama/MODEL, vllm/MODEL, openrouter/MODEL, local (in-process Qwen2.5-Coder 0.5B), local/1.5b. Keys come from the environment or .env (see docs/llm.md)."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="Server URL for an OpenAI-compatible --llm/--embedder, e.g. http://127.0.0.1:8000/v1."),
+    concurrency: int = typer.Option(50, "--concurrency", help="Language-model requests in flight at once."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Estimate tokens and cost for --llm without calling it, then stop."),
 ) -> None:
     """Run the whole pipeline on INPUTS and print the tree of what users ask for."""
     import kura
     from kura.io import parse_column_map
     from kura.visualization import rich_tree
 
+    column_map = parse_column_map(columns) if columns else None
+    llm_obj = None
+    if llm is not None:
+        from kura.llm import get_llm
+
+        llm_obj = get_llm(llm, base_url=base_url, max_concurrency=concurrency)
+    if isinstance(embedder, str) and "/" in embedder:
+        from kura.llm.embeddings import remote_embedder
+
+        embedder = remote_embedder(embedder, base_url=base_url, max_concurrency=min(concurrency, 16))  # type: ignore[assignment]
+    if dry_run:
+        _dry_run(inputs, llm_obj, format=format, strict=strict, columns=column_map, clusters_per_group=clusters_per_group, top_clusters=top_clusters, levels=levels)
+        return
+
     result = kura.run(
         [str(p) for p in inputs],
         out_dir,
         format=format,
         strict=strict,
-        columns=parse_column_map(columns) if columns else None,
+        columns=column_map,
         clusters_per_group=clusters_per_group,
         top_clusters=top_clusters,
         levels=levels,
@@ -60,6 +78,8 @@ def run(
         projector=projector,
         seed=seed,
         progress=not quiet,
+        llm=llm_obj,
+        concurrency=concurrency,
     )
     for line in result.load_report.summary_lines():
         err.print(escape(line))
@@ -70,11 +90,52 @@ def run(
     )
     if result.reused:
         out.print(f"[dim]Reused from the previous run: {', '.join(result.reused)}[/]")
+    if result.usage:
+        out.print(_usage_table(result.usage))
     if result.failures:
-        err.print(f"[yellow]{len(result.failures)} conversations failed[/] (listed in {escape(str(result.path / 'errors.jsonl'))}); a re-run retries them:")
+        err.print(f"[yellow]{len(result.failures)} items failed[/] (listed in {escape(str(result.path / 'errors.jsonl'))}); a re-run retries them:")
         for failure in result.failures[:5]:
-            err.print(f"  {escape(failure['id'])} [{failure['stage']}]: {escape(failure['error'])}")
+            err.print(f"  {escape(failure['id'])} {escape('[' + failure['stage'] + ']')}: {escape(failure['error'])}")
     out.print(f"Saved to [bold]{escape(str(result.path))}[/]  (see it again: kura tree {escape(str(result.path))})")
+
+
+def _usage_table(usage: dict) -> Table:
+    """Requests, tokens and estimated cost per stage, as stored in run.json."""
+    table = Table("stage", "model", "requests", "cached", "retries", "failed", "tokens in", "tokens out", "est. cost",
+                  title=f"Language-model usage (prices as of {usage['prices_as_of']})", title_justify="left")
+
+    def dollars(value: Optional[float]) -> str:
+        return "unknown" if value is None else f"${value:,.4f}"
+
+    for label, row in usage["stages"].items():
+        table.add_row(label, escape(row["model"]), f"{row['requests']:,}", f"{row['cached']:,}", f"{row['retries']:,}",
+                      f"{row['failures']:,}", f"{row['input_tokens']:,}", f"{row['output_tokens']:,}", dollars(row["cost_usd"]))
+    total = usage["total"]
+    table.add_row("[bold]total[/]", "", f"{total['requests']:,}", f"{total['cached']:,}", f"{total['retries']:,}",
+                  f"{total['failures']:,}", f"{total['input_tokens']:,}", f"{total['output_tokens']:,}", dollars(total["cost_usd"]))
+    return table
+
+
+def _dry_run(inputs: List[Path], llm_obj: object, **settings: object) -> None:
+    """Count what a run would send (no requests) and price it."""
+    if llm_obj is None:
+        out.print("No --llm: the run is extractive and calls no language model, so it costs nothing.")
+        return
+    from kura.io import iter_conversations
+    from kura.llm import LLMSummariser, estimate
+
+    summariser = LLMSummariser(llm_obj)  # type: ignore[arg-type]
+    conversations = iter_conversations([str(p) for p in inputs], format=settings["format"], strict=settings["strict"], columns=settings["columns"])  # type: ignore[arg-type]
+    result = estimate(
+        (summariser.messages(c) for c in conversations if c.messages),
+        summariser.llm.name,
+        clusters_per_group=settings["clusters_per_group"],  # type: ignore[arg-type]
+        top_clusters=settings["top_clusters"],  # type: ignore[arg-type]
+        levels=settings["levels"],  # type: ignore[arg-type]
+    )
+    for line in result.lines():
+        out.print(escape(line))
+    out.print("Dry run: nothing was sent. Run again without --dry-run to spend it.")
 
 
 @app.command()
@@ -137,6 +198,10 @@ def formats() -> None:
     for name, description in FORMATS.items():
         table.add_row(name, description)
     out.print(table)
+
+
+from kura.server.commands import register as _register_server_commands
+_register_server_commands(app)
 
 
 def main() -> None:

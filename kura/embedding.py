@@ -9,9 +9,20 @@ import numpy as np
 
 from kura.embedders import BaseEmbeddingModel, Embedder, MiniLMEmbedder, encode_any, normalise
 from kura.errors import missing_package
+from kura.llm.embeddings import OpenAIEmbedder
 from kura.types import ConversationSummary
 
 MiniLMEmbeddingModel = MiniLMEmbedder
+
+
+class OpenAIEmbeddingModel(OpenAIEmbedder):
+    """Kura 0.5's OpenAI embedder: ``model_batch_size`` texts per request, ``n_concurrent_jobs``
+    requests at a time. Azure when ``USE_AZURE_OPENAI=true`` is better served by
+    ``kura.llm.embeddings.remote_embedder("azure/DEPLOYMENT")``."""
+
+    def __init__(self, model_name: str = "text-embedding-3-small", model_batch_size: int = 50, n_concurrent_jobs: int = 5):
+        super().__init__(model_name, request_size=model_batch_size, max_concurrency=n_concurrent_jobs)
+        self.model_name = model_name
 
 
 class SentenceTransformerEmbeddingModel(Embedder):
@@ -52,4 +63,4 @@ async def embed_summaries(summaries: list[ConversationSummary], embedding_model:
     return [{"item": s, "embedding": v.tolist()} for s, v in zip(summaries, vectors)]
 
 
-__all__ = ["BaseEmbeddingModel", "MiniLMEmbeddingModel", "SentenceTransformerEmbeddingModel", "embed_summaries"]
+__all__ = ["BaseEmbeddingModel", "MiniLMEmbeddingModel", "OpenAIEmbeddingModel", "SentenceTransformerEmbeddingModel", "embed_summaries"]

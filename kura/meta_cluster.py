@@ -7,6 +7,8 @@ from typing import Any, Optional
 
 from kura.checkpoints.base import BaseCheckpointManager
 from kura.embedders import MiniLMEmbedder, encode_any
+from kura.llm.clio import ClioHierarchy
+from kura.llm.registry import get_llm
 from kura.stages.hierarchy import EmbeddingHierarchy, HierarchyBuilder, LevelInput
 from kura.types import Cluster
 
@@ -15,6 +17,33 @@ logger = logging.getLogger(__name__)
 #: The offline hierarchy under Kura-style names.
 ExtractiveMetaClusterModel = EmbeddingHierarchy
 BaseMetaClusterModel = HierarchyBuilder
+
+
+class MetaClusterModel(ClioHierarchy):
+    """Kura 0.5's language-model hierarchy, built the Clio way (``kura.llm.clio``): it always
+    terminates, every round makes progress, and no parent has a single child.
+
+    ``embedding_model`` embeds cluster names for ``reduce_clusters_from_base_clusters`` (the
+    offline MiniLM when not given); ``clustering_model`` is accepted for compatibility only:
+    neighbourhoods come from Kura's own k-means.
+    """
+
+    def __init__(
+        self,
+        max_concurrent_requests: int = 50,
+        model: str = "openai/gpt-4o-mini",
+        embedding_model: Any = None,
+        clustering_model: Any = None,
+        max_clusters: int = 10,
+        console: Any = None,
+        **kwargs: Any,
+    ):
+        super().__init__(get_llm(model, max_concurrency=max_concurrent_requests), top_clusters=max_clusters, **kwargs)
+        self.model = model
+        self.max_concurrent_requests = max_concurrent_requests
+        self.embedding_model = embedding_model
+        self.clustering_model = clustering_model
+        self.console = console
 
 
 async def reduce_clusters_from_base_clusters(
@@ -36,9 +65,13 @@ async def reduce_clusters_from_base_clusters(
         if cached:
             return cached
     if isinstance(model, HierarchyBuilder):
-        embedder = embedding_model or MiniLMEmbedder()
+        embedder = embedding_model or getattr(model, "embedding_model", None) or MiniLMEmbedder()
         vectors = encode_any(embedder, [str(c) for c in clusters])
         result = await model.build(LevelInput(clusters=clusters, vectors=vectors, texts=[[c.description] for c in clusters]))
+        failures = getattr(model, "failures", [])
+        if failures:
+            shown = "; ".join(f"{f['id']}: {f['error']}" for f in failures[:3])
+            logger.warning("%d hierarchy calls failed and used offline stand-ins: %s", len(failures), shown)
     else:
         result = await _loop_kura_model(clusters, model)
     if checkpoint_manager:
@@ -62,4 +95,4 @@ async def _loop_kura_model(clusters: list[Cluster], model: Any) -> list[Cluster]
     return everything
 
 
-__all__ = ["BaseMetaClusterModel", "ExtractiveMetaClusterModel", "reduce_clusters_from_base_clusters"]
+__all__ = ["BaseMetaClusterModel", "ExtractiveMetaClusterModel", "MetaClusterModel", "reduce_clusters_from_base_clusters"]

@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from kura.store import RunStore, content_key
 from kura.store.export import write_parquet_exports
 from kura.types import Cluster, Conversation, ConversationSummary, ProjectedCluster
 
+if TYPE_CHECKING:
+    from kura.llm import LLM
+
 Inputs = Union[str, Path, Sequence[Union[str, Path]], Sequence[Conversation]]
 
 
@@ -47,6 +50,8 @@ class RunResult:
     mode: str
     seconds: dict[str, float] = field(default_factory=dict)
     reused: list[str] = field(default_factory=list)
+    #: Language-model usage per stage with estimated cost (``kura.llm.usage_report``); None offline.
+    usage: Optional[dict] = None
 
     @property
     def roots(self) -> list[ProjectedCluster]:
@@ -82,26 +87,48 @@ async def run_async(
     extractors: Iterable[Extractor] = (),
     progress: bool = False,
     reporter: Optional[Reporter] = None,
+    llm: Union[str, "LLM", None] = None,
+    concurrency: Optional[int] = None,
 ) -> RunResult:
     """Run every stage into the run directory ``out`` and return the result.
 
     ``inputs`` are files or folders in any supported format (or ``Conversation`` objects).
-    Without a ``summariser`` the run is extractive: no language model, no API key.
+    Without ``llm`` (and without a ``summariser``) the run is extractive: no language model, no
+    API key. With ``llm`` (a model string like ``openai/gpt-4o-mini``, ``local`` or ``fake/echo``,
+    or a ``kura.llm.LLM``) summaries, cluster names and the hierarchy come from that model, at
+    most ``concurrency`` requests at a time; objects passed as ``summariser``, ``namer`` or
+    ``hierarchy`` still win. ``embedder`` may also name an API model (``openai/text-embedding-3-small``).
     """
     if clusters_per_group < 1:
         raise ConfigError(f"clusters_per_group={clusters_per_group} should be >= 1")
     reporter = reporter or Reporter(enabled=progress)
+    llm_obj = None
+    if llm is not None:
+        from kura.llm import ClioHierarchy, LLMClusterNamer, LLMSummariser, get_llm
+
+        llm_obj = get_llm(llm, max_concurrency=concurrency)
+        summariser = summariser or LLMSummariser(llm_obj)
+        namer = namer or LLMClusterNamer(llm_obj)
+        hierarchy = hierarchy or ClioHierarchy(llm_obj, top_clusters=top_clusters, levels=levels, seed=seed)
     summariser = summariser or ExtractiveSummariser()
-    embedder_obj = get_embedder(embedder)
+    embedder_obj = _embedder(embedder)
     clusterer_obj = get_clusterer(clusterer, clusters_per_group=clusters_per_group, seed=seed)
     namer = namer or DistinctiveTermsNamer()
     hierarchy = hierarchy or EmbeddingHierarchy(top_clusters=top_clusters, levels=levels, seed=seed, namer=namer)
     projector_obj = get_projector(projector, seed=seed)
-    mode = _mode(summariser, namer, hierarchy)
+    mode = f"language model ({llm_obj.name})" if llm_obj is not None else _mode(summariser, namer, hierarchy)
+    llms = _llms_of(summariser, namer, hierarchy)
+    for model in llms:
+        model.check()  # a missing key or package: one clear error now, not one per conversation
 
     store = RunStore(out)
     report = LoadReport()
     reused: list[str] = []
+    for model in llms:  # every answer is cached in the run directory; usage is counted per run
+        model.use_cache(store.cache)
+        model.usage.reset()
+    if hasattr(getattr(embedder_obj, "usage", None), "reset"):
+        embedder_obj.usage.reset()  # type: ignore[attr-defined]
     try:
         # 1-2. Load and summarise, streaming: conversations are written out as they pass.
         failures: list[dict] = []
@@ -128,7 +155,13 @@ async def run_async(
 
         # 3. Embed the summaries.
         with reporter.stage("Embedding", total=len(summaries)) as bar:
-            vectors = embed_texts([s.summary for s in summaries], embedder_obj, cache=store.cache, on_batch=bar.advance)
+            vectors = embed_texts(
+                [s.summary for s in summaries],
+                embedder_obj,
+                cache=store.cache,
+                on_batch=bar.advance,
+                batch_size=getattr(embedder_obj, "pipeline_batch_size", 256),
+            )
         embed_fp = content_key(summaries_digest, embedder_name(embedder_obj))
 
         # 4. Base clusters.
@@ -144,10 +177,15 @@ async def run_async(
                 base = await name_base_clusters(groups, namer)
                 bar.advance(len(base))
             store.write_models("clusters.jsonl", base)
-            store.finish_stage("clusters", base_fp, count=len(base), clusterer=clusterer_obj.name)
+            # A cluster whose naming failed carries a stand-in name: the stage is left unfinished
+            # so the next run asks again (answers that did come back are in the cache).
+            naming_failures = list(getattr(namer, "failures", []))
+            failures.extend(naming_failures)
+            if not naming_failures:
+                store.finish_stage("clusters", base_fp, count=len(base), clusterer=clusterer_obj.name)
 
-        # 5. Hierarchy.
-        tree_fp = content_key(base_fp, hierarchy.name)
+        # 5. Hierarchy (its fingerprint covers the base names, which a retried naming may change).
+        tree_fp = content_key(base_fp, _digest(store.file("clusters.jsonl")), hierarchy.name)
         if store.stage_done("hierarchy", tree_fp, "meta_clusters.jsonl"):
             tree = store.read_models("meta_clusters.jsonl", Cluster)
             reused.append("hierarchy")
@@ -157,7 +195,10 @@ async def run_async(
                 bar.advance(len(tree) - len(base))
             _check_tree(tree, chat_ids)
             store.write_models("meta_clusters.jsonl", tree)
-            store.finish_stage("hierarchy", tree_fp, count=len(tree), builder=hierarchy.name)
+            tree_failures = list(getattr(hierarchy, "failures", []))
+            failures.extend(tree_failures)
+            if not tree_failures:
+                store.finish_stage("hierarchy", tree_fp, count=len(tree), builder=hierarchy.name)
 
         # 6. Map.
         map_fp = content_key(embed_fp, projector_obj.name)
@@ -176,6 +217,9 @@ async def run_async(
 
         # 7. Exports for SQL and other tools.
         write_parquet_exports(store, summaries, projected, points)
+        store.write_failures(failures)
+        usage = _usage(llms, embedder_obj)
+        store.meta["usage"] = usage
         store.meta.update(
             kura_version=_version(),
             mode=mode,
@@ -214,8 +258,12 @@ async def run_async(
             mode=mode,
             seconds=dict(reporter.seconds),
             reused=reused,
+            usage=usage,
         )
     finally:
+        for model in llms:
+            model.use_cache(None)
+            await model.aclose()
         store.close()
 
 
@@ -286,7 +334,48 @@ def _check_tree(tree: list[Cluster], chat_ids: list[str]) -> None:
 def _mode(summariser: Summariser, namer: ClusterNamer, hierarchy: HierarchyBuilder) -> str:
     if not (summariser.uses_llm or namer.uses_llm or hierarchy.uses_llm):
         return "extractive (no language model)"
-    return f"language model ({summariser.name})"
+    names = sorted({m.name for m in _llms_of(summariser, namer, hierarchy)})
+    return f"language model ({', '.join(names) or summariser.name})"
+
+
+def _llms_of(*components: Any) -> list["LLM"]:
+    """The language models behind the stages (each once), for caching and usage accounting."""
+    from kura.llm.base import LLM
+
+    found: dict[int, LLM] = {}
+    for component in components:
+        model = getattr(component, "llm", None)
+        if isinstance(model, LLM):
+            found.setdefault(id(model), model)
+    return list(found.values())
+
+
+def _embedder(spec: Union[str, Embedder]) -> Embedder:
+    """``minilm``/``hashing`` offline, or ``provider/model`` over an API (kura.llm.embeddings)."""
+    if isinstance(spec, str) and "/" in spec:
+        from kura.llm.embeddings import remote_embedder
+
+        return remote_embedder(spec)
+    return get_embedder(spec)
+
+
+def _usage(llms: list["LLM"], embedder: Embedder) -> Optional[dict]:
+    """Token usage and estimated cost per stage, or None when no language model ran."""
+    from kura.llm.cost import usage_report
+    from kura.llm.usage import UsageMeter
+
+    meter = UsageMeter()
+    models: dict[str, str] = {}
+    for model in llms:
+        meter.merge(model.usage)
+        models.update({label: model.name for label in model.usage.stages})
+    embed_usage = getattr(embedder, "usage", None)
+    if isinstance(embed_usage, UsageMeter):
+        meter.merge(embed_usage)
+        models["embed"] = getattr(embedder, "qualified_name", embedder_name(embedder))
+    if not llms and not meter.stages:
+        return None
+    return usage_report(meter, models)
 
 
 def _digest(path: Path) -> str:

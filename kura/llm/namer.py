@@ -1,0 +1,99 @@
+"""Cluster names from a language model (Clio): a capped sample of the cluster's summaries, most
+typical first, plus contrastive summaries from the nearest other clusters.
+
+One request per cluster. A cluster whose request still fails after every retry gets the offline
+distinctive-terms name instead and is listed in ``failures``, so the run finishes and the next
+run asks again (failures are never cached).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Optional, Union
+
+from kura.llm.base import LLM
+from kura.llm.errors import describe as describe_error
+from kura.llm.prompts import cluster_messages, describe
+from kura.llm.registry import get_llm
+from kura.llm.schema import cap_lengths, response_schema
+from kura.stages.naming import ClusterGroup, ClusterNamer, DistinctiveTermsNamer, cluster_id
+from kura.store.cache import content_key
+from kura.types import GeneratedCluster
+
+
+class LLMClusterNamer(ClusterNamer):
+    uses_llm = True
+
+    def __init__(
+        self,
+        llm: Union[str, LLM] = "openai/gpt-4o-mini",
+        *,
+        prompt: Optional[str] = None,
+        temperature: float = 0.2,
+        max_examples: int = 20,
+        max_contrastive: int = 10,
+        max_output_tokens: int = 400,
+        stage: str = "clusters",
+        checkpoint_filename: str = "clusters",
+    ):
+        self.llm = get_llm(llm)
+        self.prompt = prompt
+        self.temperature = temperature
+        self.max_examples = max_examples
+        self.max_contrastive = max_contrastive
+        self.max_output_tokens = max_output_tokens
+        self.stage = stage
+        self.checkpoint_filename = checkpoint_filename
+        #: Clusters whose naming failed in the last ``name_groups`` call: ``{"id", "stage", "error"}``.
+        self.failures: list[dict] = []
+
+    @property
+    def name(self) -> str:
+        settings = content_key(self.prompt, self.temperature, self.max_examples, self.max_contrastive, self.max_output_tokens)
+        return f"llm-namer:v1:{self.llm.identity}:{settings[:16]}"
+
+    def messages(self, group: ClusterGroup) -> list[dict[str, str]]:
+        # A parent cluster is described by its children's names; a base cluster by its summaries.
+        texts = group.children if group.children else group.texts
+        return cluster_messages(texts[: self.max_examples], group.contrastive[: self.max_contrastive], self.prompt)
+
+    async def name_one(self, group: ClusterGroup) -> GeneratedCluster:
+        named = await self.llm.generate(
+            self.messages(group),
+            GeneratedCluster,
+            stage=self.stage,
+            temperature=self.temperature,
+            max_tokens=self.max_output_tokens,
+            schema=cap_lengths(response_schema(GeneratedCluster), max_length=300, max_items=5),
+        )
+        return tidy(named)
+
+    async def name_groups(self, groups: list[ClusterGroup]) -> list[GeneratedCluster]:
+        self.failures = []
+        answers = await asyncio.gather(*(self.name_one(g) for g in groups), return_exceptions=True)
+        offline: Optional[list[GeneratedCluster]] = None
+        named: list[GeneratedCluster] = []
+        for group, answer in zip(groups, answers):
+            if isinstance(answer, BaseException):
+                if not isinstance(answer, Exception):
+                    raise answer  # KeyboardInterrupt, cancellation: not a naming failure
+                if offline is None:
+                    offline = DistinctiveTermsNamer().name_groups_sync(groups)
+                self.failures.append({"id": _group_id(group), "stage": self.stage, "error": describe_error(answer)})
+                answer = offline[len(named)]
+            named.append(answer)
+        return named
+
+
+def tidy(named: GeneratedCluster) -> GeneratedCluster:
+    """Trim names and force the slug into snake_case, whatever the model wrote."""
+    name = " ".join(named.name.split()).strip().rstrip(".")
+    words = re.findall(r"[a-z0-9]+", (named.slug or name).lower())[:4] or re.findall(r"[a-z0-9]+", name.lower())[:3]
+    return GeneratedCluster(name=name or "Unnamed group", summary=" ".join(named.summary.split()), slug="_".join(words) or "cluster")
+
+
+def _group_id(group: ClusterGroup) -> str:
+    if group.children:
+        return "parent of " + ", ".join(describe(c, "")[:40] for c in group.children[:3])
+    return cluster_id(0, group.chat_ids)

@@ -1,0 +1,54 @@
+"""Token usage per pipeline stage: requests sent, answers served from the cache, retries, tokens."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+
+@dataclass
+class StageUsage:
+    requests: int = 0  # HTTP requests (or local generations) actually made, retries included
+    cached: int = 0  # answers served from the cache: no request
+    retries: int = 0  # transport retries (429, 5xx, timeouts) and re-asks after invalid output
+    failures: int = 0  # calls that failed after every retry
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def add(self, other: "StageUsage") -> None:
+        for key, value in asdict(other).items():
+            setattr(self, key, getattr(self, key) + value)
+
+
+@dataclass
+class UsageMeter:
+    """Counts per stage label (``summarise``, ``clusters``, ``hierarchy``, ``embed``)."""
+
+    stages: dict[str, StageUsage] = field(default_factory=dict)
+
+    def stage(self, label: str) -> StageUsage:
+        return self.stages.setdefault(label, StageUsage())
+
+    def record_request(self, label: str, input_tokens: int, output_tokens: int) -> None:
+        usage = self.stage(label)
+        usage.requests += 1
+        usage.input_tokens += input_tokens
+        usage.output_tokens += output_tokens
+
+    def total(self) -> StageUsage:
+        out = StageUsage()
+        for usage in self.stages.values():
+            out.add(usage)
+        return out
+
+    def merge(self, other: Optional["UsageMeter"]) -> None:
+        if other is None:
+            return
+        for label, usage in other.stages.items():
+            self.stage(label).add(usage)
+
+    def reset(self) -> None:
+        self.stages.clear()
+
+    def as_dict(self) -> dict[str, dict[str, int]]:
+        return {label: asdict(usage) for label, usage in self.stages.items()}
