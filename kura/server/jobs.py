@@ -17,6 +17,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+import os
 from typing import Any, Callable, Iterator, Optional
 
 from kura.errors import ConfigError
@@ -39,12 +40,35 @@ class ModelChoice:
     settings: Callable[[], dict[str, Any]]
 
 
+def _language_models() -> dict[str, ModelChoice]:
+    """The language models usable on this machine now: the local one if installed, and each
+    API whose key is in the environment (a choice that would only fail is not offered)."""
+    import importlib.util
+
+    found: dict[str, ModelChoice] = {}
+    if importlib.util.find_spec("llama_cpp") is not None:
+        found["local"] = ModelChoice(
+            label="Local model (Qwen2.5-Coder 0.5B, offline)",
+            description="Clio facets, names and hierarchy from a small model on this machine: slow but private.",
+            settings=lambda: {"llm": "local"},
+        )
+    for key, model in (("OPENAI_API_KEY", "openai/gpt-4o-mini"), ("ANTHROPIC_API_KEY", "anthropic/claude-3-5-haiku-latest")):
+        if os.environ.get(key):
+            found[model] = ModelChoice(
+                label=model,
+                description=f"Clio facets, names and hierarchy from {model}: conversations are sent to that provider.",
+                settings=lambda model=model: {"llm": model},
+            )
+    return found
+
+
 MODELS: dict[str, ModelChoice] = {
     "extractive": ModelChoice(
         label="Extractive (no language model)",
         description="Offline, no API key: the user's request as the summary, clusters named by distinctive terms.",
         settings=dict,
     ),
+    **_language_models(),
 }
 
 EMBEDDERS = {"minilm": "MiniLM (offline, best quality)", "hashing": "Hashing (instant, rough)"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 from pathlib import Path
@@ -135,10 +136,32 @@ def test_uploads_can_be_turned_off(empty_root: Path):
 
 
 def test_the_model_menu_lists_what_kura_run_accepts():
-    from kura.server.jobs import MODELS, RunSettings, options
+    from kura.server.jobs import MODELS, options
 
     menu = options()
-    assert [m["id"] for m in menu["models"]] == list(MODELS) == ["extractive"]
+    assert [m["id"] for m in menu["models"]] == list(MODELS) and list(MODELS)[0] == "extractive"
+    local = importlib.util.find_spec("llama_cpp") is not None
+    assert ("local" in MODELS) == local
+    if local:
+        assert MODELS["local"].settings() == {"llm": "local"}
+
+
+def test_api_models_are_offered_only_with_their_key(monkeypatch):
+    from kura.server import jobs
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    assert not any("/" in name for name in jobs._language_models())
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    offered = jobs._language_models()
+    assert offered["openai/gpt-4o-mini"].settings() == {"llm": "openai/gpt-4o-mini"}
+    assert "sk-test" not in repr(offered)
+
+
+def test_run_settings_defaults_and_their_kura_run_arguments():
+    from kura.server.jobs import RunSettings, options
+
+    menu = options()
     assert menu["defaults"] == {"model": "extractive", "clusters_per_group": 10, "top_clusters": None, "embedder": "minilm", "projector": "umap"}
     kwargs = RunSettings(clusters_per_group=7, top_clusters=3).check().run_kwargs()
     assert kwargs == {"clusters_per_group": 7, "top_clusters": 3, "embedder": "minilm", "projector": "umap"}
