@@ -53,7 +53,7 @@ class BaseEmbeddingModel(Embedder):
         return type(self).__name__
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        return normalise(np.asarray(_run_sync(self.embed(texts)), dtype=np.float32))
+        return normalise(np.asarray(run_sync(self.embed(texts)), dtype=np.float32))
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
@@ -69,7 +69,7 @@ def encode_any(model: Any, texts: list[str]) -> np.ndarray:
     """Encode with a Kura embedder, or any object with Kura 0.5's async ``embed``."""
     if isinstance(model, Embedder):
         return model.encode(texts)
-    return normalise(np.asarray(_run_sync(model.embed(texts)), dtype=np.float32))
+    return normalise(np.asarray(run_sync(model.embed(texts)), dtype=np.float32))
 
 
 def embedder_name(model: Any) -> str:
@@ -79,7 +79,7 @@ def embedder_name(model: Any) -> str:
     return str(slug() if callable(slug) else type(model).__name__)
 
 
-def _run_sync(coro: Any) -> Any:
+def run_sync(coro: Any) -> Any:
     """Run a coroutine from sync code, also when an event loop is already running in this thread."""
     try:
         asyncio.get_running_loop()

@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from kura.embedders.base import Embedder, normalise
+from kura.embedders.base import Embedder, normalise, run_sync
 from kura.errors import ConfigError
 from kura.llm.config import env, flag, load_dotenv, require_env
 from kura.llm.errors import ProviderError
@@ -88,7 +88,7 @@ class OpenAIEmbedder(Embedder):
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimensions or 0), dtype=np.float32)
-        return normalise(np.asarray(_run(self._embed_all(texts)), dtype=np.float32))
+        return normalise(np.asarray(run_sync(self._embed_all(texts)), dtype=np.float32))
 
     async def _embed_all(self, texts: list[str]) -> list[list[float]]:
         headers = self.headers()
@@ -121,18 +121,6 @@ class OpenAIEmbedder(Embedder):
         finally:
             await client.aclose()
         return [vector for part in parts for vector in part]
-
-
-def _run(coro: Any) -> Any:
-    """Run a coroutine from ``encode`` (sync), also when the caller's thread has a running loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    import concurrent.futures
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
 
 
 class AzureOpenAIEmbedder(OpenAIEmbedder):

@@ -2,66 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
-from kura.llm.base import LLM, ChatMessage, Completion, OutputSchema, estimate_tokens
-from kura.llm.config import env
+from kura.llm.base import ChatMessage, Completion, OutputSchema, estimate_tokens
 from kura.llm.errors import ProviderError
-from kura.llm.http import JSONClient
-from kura.llm.retry import RetryPolicy
+from kura.llm.http import KeyedRESTLLM
 from kura.llm.schema import gemini_schema
 
 GEMINI_URL = "https://generativelanguage.googleapis.com/v1beta"
 
 
-class GeminiLLM(LLM):
+class GeminiLLM(KeyedRESTLLM):
     provider = "gemini"
-
-    def __init__(
-        self,
-        model: str,
-        *,
-        api_key: Optional[str] = None,
-        base_url: Optional[str] = None,
-        timeout: float = 120.0,
-        max_concurrency: int = 50,
-        retry: Optional[RetryPolicy] = None,
-        validation_retries: int = 2,
-    ):
-        super().__init__(model, max_concurrency=max_concurrency, retry=retry, validation_retries=validation_retries)
-        self.api_key = api_key
-        self.base_url = base_url
-        self.timeout = timeout
-        self._http: Optional[JSONClient] = None
-
-    @property
-    def url(self) -> str:
-        return (self.base_url or env("GEMINI_BASE_URL") or GEMINI_URL).rstrip("/")
-
-    @property
-    def identity(self) -> str:
-        return f"{self.name}@{self.url}"
-
-    def secrets(self) -> list[Optional[str]]:
-        return [self.api_key or env("GEMINI_API_KEY") or env("GOOGLE_API_KEY")]
-
-    def _key(self) -> str:
-        key = self.api_key or env("GEMINI_API_KEY") or env("GOOGLE_API_KEY")
-        if key is None:
-            from kura.errors import ConfigError
-
-            raise ConfigError(f"{self.name} needs an API key: set the environment variable GEMINI_API_KEY (or put it in .env)")
-        return key
-
-    def check(self) -> None:
-        self._key()
+    default_url = GEMINI_URL
+    url_env = "GEMINI_BASE_URL"
+    key_envs = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
     async def complete(
         self, messages: list[ChatMessage], schema: OutputSchema, *, temperature: float, max_tokens: int
     ) -> Completion:
         headers = {"x-goog-api-key": self._key()}
-        if self._http is None:
-            self._http = JSONClient(timeout=self.timeout, max_connections=max(1, self.max_concurrency), secrets=self.secrets())
         system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
         body: dict[str, Any] = {
             "contents": [
@@ -78,7 +38,7 @@ class GeminiLLM(LLM):
         }
         if system:
             body["systemInstruction"] = {"parts": [{"text": system}]}
-        data = await self._http.post(f"{self.url}/models/{self.model}:generateContent", body, headers)
+        data = await self._client().post(f"{self.url}/models/{self.model}:generateContent", body, headers)
         try:
             parts = data["candidates"][0]["content"]["parts"]
         except (KeyError, IndexError, TypeError):
@@ -93,7 +53,3 @@ class GeminiLLM(LLM):
             input_tokens=int(usage.get("promptTokenCount") or estimate_tokens("".join(m["content"] for m in messages))),
             output_tokens=int(usage.get("candidatesTokenCount") or estimate_tokens(text)),
         )
-
-    async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()

@@ -19,8 +19,10 @@ import weakref
 from typing import Any, Optional
 
 from kura.errors import missing_package
+from kura.llm.base import LLM
+from kura.llm.config import env
 from kura.llm.errors import ProviderError, redact
-from kura.llm.retry import parse_retry_after
+from kura.llm.retry import RetryPolicy, parse_retry_after
 
 
 CONNECTIONS_PER_CLIENT = 8
@@ -116,3 +118,60 @@ def _error_detail(response: Any) -> str:
     if error:
         return str(error)[:300]
     return str(data)[:300]
+
+
+class KeyedRESTLLM(LLM):
+    """A provider reached over HTTPS with one API key (Anthropic, Gemini): the shared settings,
+    the key check and the lazily made client. Subclasses set the three class attributes."""
+
+    default_url: str = ""
+    url_env: str = ""
+    key_envs: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
+        timeout: float = 120.0,
+        max_concurrency: int = 50,
+        retry: Optional[RetryPolicy] = None,
+        validation_retries: int = 2,
+    ):
+        super().__init__(model, max_concurrency=max_concurrency, retry=retry, validation_retries=validation_retries)
+        self.api_key = api_key
+        self.base_url = base_url
+        self.timeout = timeout
+        self._http: Optional[JSONClient] = None
+
+    @property
+    def url(self) -> str:
+        return (self.base_url or env(self.url_env) or self.default_url).rstrip("/")
+
+    @property
+    def identity(self) -> str:
+        return f"{self.name}@{self.url}"
+
+    def secrets(self) -> list[Optional[str]]:
+        return [self.api_key or next((value for value in map(env, self.key_envs) if value), None)]
+
+    def _key(self) -> str:
+        key = self.secrets()[0]
+        if key is None:
+            from kura.errors import ConfigError
+
+            raise ConfigError(f"{self.name} needs an API key: set the environment variable {self.key_envs[0]} (or put it in .env)")
+        return key
+
+    def check(self) -> None:
+        self._key()
+
+    def _client(self) -> JSONClient:
+        if self._http is None:
+            self._http = JSONClient(timeout=self.timeout, max_connections=max(1, self.max_concurrency), secrets=self.secrets())
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
