@@ -33,11 +33,11 @@ from itertools import zip_longest
 from typing import Annotated, Any, Literal, Optional, Sequence, Union
 
 import numpy as np
-from pydantic import BaseModel, Field, create_model
+from pydantic import AfterValidator, BaseModel, Field, create_model
 
 from kura.llm.base import LLM
 from kura.llm.errors import describe as describe_error
-from kura.llm.namer import tidy
+from kura.llm.namer import ModelClusterName, check_name, tidy
 from kura.llm.prompts import assign_messages, candidates_messages, deduplicate_messages, describe, rename_messages
 from kura.llm.registry import get_llm
 from kura.llm.schema import cap_lengths, response_schema
@@ -47,7 +47,7 @@ from kura.store.cache import content_key
 from kura.types import Cluster, GeneratedCluster
 
 STAGE = "hierarchy"
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(check_name)]
 
 
 class CategoryNames(BaseModel):
@@ -224,7 +224,7 @@ class ClioHierarchy(HierarchyBuilder):
                 return None
             children = sorted(idx, key=lambda j: -len(current[j].chat_ids))[: self.max_children_shown]
             try:
-                named = await self._ask(rename_messages([describe(current[j].name, current[j].description) for j in children]), GeneratedCluster)
+                named = await self._ask(rename_messages([describe(current[j].name, current[j].description) for j in children]), ModelClusterName)
             except Exception as exc:
                 return exc
             return tidy(named)

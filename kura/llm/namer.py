@@ -12,6 +12,8 @@ import asyncio
 import re
 from typing import Optional, Union
 
+from pydantic import field_validator
+
 from kura.llm.base import LLM
 from kura.llm.errors import describe as describe_error
 from kura.llm.prompts import cluster_messages, describe
@@ -61,7 +63,7 @@ class LLMClusterNamer(ClusterNamer):
     async def name_one(self, group: ClusterGroup) -> GeneratedCluster:
         named = await self.llm.generate(
             self.messages(group),
-            GeneratedCluster,
+            ModelClusterName,
             stage=self.stage,
             temperature=self.temperature,
             max_tokens=self.max_output_tokens,
@@ -86,11 +88,38 @@ class LLMClusterNamer(ClusterNamer):
         return named
 
 
+#: Words a name may have: the prompts ask for at most ten; past this it is a paragraph.
+MAX_NAME_WORDS = 14
+_INSTRUCTION_ECHOES = ("imperative sentence", "at most ten words", "contrastive statements")
+
+
+def check_name(name: str) -> str:
+    """Reject a name a model could not have meant: empty, a paragraph, or the instructions
+    themselves (small local models sometimes copy the prompt). The error goes back to the model."""
+    words = name.split()
+    if not words:
+        raise ValueError("the name is empty: write a short imperative sentence such as 'Debug Python import errors'")
+    if len(words) > MAX_NAME_WORDS:
+        raise ValueError(f"the name has {len(words)} words: use at most ten")
+    if any(echo in name.lower() for echo in _INSTRUCTION_ECHOES):
+        raise ValueError("the name repeats the instructions: write the name itself, such as 'Debug Python import errors'")
+    return name
+
+
+class ModelClusterName(GeneratedCluster):
+    """What the namers ask a model for: ``GeneratedCluster`` with its name checked."""
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_name(cls, name: str) -> str:
+        return check_name(name)
+
+
 def tidy(named: GeneratedCluster) -> GeneratedCluster:
     """Trim names and force the slug into snake_case, whatever the model wrote."""
     name = " ".join(named.name.split()).strip().rstrip(".")
     words = re.findall(r"[a-z0-9]+", (named.slug or name).lower())[:4] or re.findall(r"[a-z0-9]+", name.lower())[:3]
-    return GeneratedCluster(name=name or "Unnamed group", summary=" ".join(named.summary.split()), slug="_".join(words) or "cluster")
+    return GeneratedCluster(name=name, summary=" ".join(named.summary.split()), slug="_".join(words) or "cluster")
 
 
 def _group_id(group: ClusterGroup) -> str:

@@ -251,3 +251,21 @@ def test_weights_are_joined_in_order_hash_checked_and_assembled_once(monkeypatch
     path = weights.model_path(model)
     assert path.read_bytes() == joined and path.parent == tmp_path / "cache" / "models"
     assert weights.model_path(model) == path and len(calls) == 2  # the second use trusts the note
+
+
+def test_a_name_that_repeats_the_instructions_is_sent_back_and_the_next_answer_used():
+    import asyncio as _asyncio
+
+    from kura.llm.fake import FakeLLM
+    from kura.llm.namer import LLMClusterNamer
+    from kura.stages.naming import ClusterGroup
+
+    parroted = {"name": "an imperative sentence of at most ten words that captures the users' request", "summary": "s.", "slug": "a_b_c"}
+    rambling = {"name": " ".join(["word"] * 30), "summary": "s.", "slug": "a_b_c"}
+    good = {"name": "Debug Python import errors", "summary": "Users fixed imports.", "slug": "python_import_errors"}
+    llm = FakeLLM(script=[parroted, rambling, good])
+    named = _asyncio.run(LLMClusterNamer(llm).name_groups([ClusterGroup(chat_ids=["1"], texts=["fix my import error"])]))
+    assert named[0].name == "Debug Python import errors"
+    assert len(llm.calls) == 3
+    retry_prompt = " ".join(m["content"] for m in llm.calls[1])
+    assert "repeats the instructions" in retry_prompt and "has 30 words" in " ".join(m["content"] for m in llm.calls[2])
