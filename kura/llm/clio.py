@@ -90,7 +90,7 @@ class ClioHierarchy(HierarchyBuilder):
             self.neighbourhood_size, self.candidates_factor, self.assign_batch, self.dedup_chunk,
             self.max_children_shown, self.temperature, self.max_output_tokens,
         )
-        return f"clio-hierarchy:v1:{self.llm.identity}:top{self.top_clusters}:levels{self.levels}:seed{self.seed}:{settings[:16]}"
+        return f"clio-hierarchy:v2:{self.llm.identity}:top{self.top_clusters}:levels{self.levels}:seed{self.seed}:{settings[:16]}"
 
     # -- the tree -------------------------------------------------------------------------------
     async def build(self, base: LevelInput) -> list[Cluster]:

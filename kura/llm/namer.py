@@ -53,7 +53,7 @@ class LLMClusterNamer(ClusterNamer):
     @property
     def name(self) -> str:
         settings = content_key(self.prompt, self.temperature, self.max_examples, self.max_contrastive, self.max_output_tokens)
-        return f"llm-namer:v1:{self.llm.identity}:{settings[:16]}"
+        return f"llm-namer:v2:{self.llm.identity}:{settings[:16]}"  # v2: names are checked (check_name)
 
     def messages(self, group: ClusterGroup) -> list[dict[str, str]]:
         # A parent cluster is described by its children's names; a base cluster by its summaries.
