@@ -57,6 +57,14 @@ def test_local_model_end_to_end(tmp_path):
     assert sorted(i for r in roots for i in r["chat_ids"]) == sorted(c[0] for c in CHATS)
     assert all(c["name"].strip() for c in tree)
 
-    kura_run(data, out)  # everything from the cache: the model is not asked again
+    # A small model's answer may still fail validation (a name that is a paragraph): such items are
+    # recorded, and the next run asks again for them and for nothing else.
+    failed = [json.loads(line) for line in (out / "errors.jsonl").read_text().splitlines() if line.strip()]
+    assert all(f["stage"] in ("clusters", "hierarchy") and f["error"] for f in failed)
+    kura_run(data, out)  # everything that succeeded comes from the cache
     again = json.loads((out / "run.json").read_text())
-    assert again["usage"]["total"]["requests"] == 0
+    assert "summarise" not in again["usage"]["stages"] or again["usage"]["stages"]["summarise"]["requests"] == 0
+    # Each failed item gets up to 3 answers; a retried base name changes the hierarchy's input, and
+    # its few prompts that show that name are asked again (candidates, assignment, renaming).
+    retries_allowed = 3 * len(failed) + 6 if failed else 0
+    assert again["usage"]["total"]["requests"] <= retries_allowed
