@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from itertools import zip_longest
 from typing import Annotated, Any, Literal, Optional, Sequence, Union
 
 import numpy as np
@@ -41,8 +40,9 @@ from kura.llm.namer import ModelClusterName, check_name, tidy
 from kura.llm.prompts import assign_messages, candidates_messages, deduplicate_messages, describe, rename_messages
 from kura.llm.registry import get_llm
 from kura.llm.schema import cap_lengths, response_schema
-from kura.stages.hierarchy import HierarchyBuilder, LevelInput
+from kura.stages.hierarchy import HierarchyBuilder, LevelInput, interleave
 from kura.stages.naming import ClusterGroup, DistinctiveTermsNamer, cluster_id
+from kura.stages.ward import unit
 from kura.store.cache import content_key
 from kura.types import Cluster, GeneratedCluster
 
@@ -97,7 +97,7 @@ class ClioHierarchy(HierarchyBuilder):
         self.failures = []
         everything = {c.id: c.model_copy() for c in base.clusters}
         current = [everything[c.id] for c in base.clusters]
-        vectors = _unit(np.asarray(base.vectors, dtype=np.float64))
+        vectors = unit(np.asarray(base.vectors, dtype=np.float64))
         texts = list(base.texts)
         for depth, size in enumerate(self.sizes_for(len(current)), start=1):
             if len(current) <= size:
@@ -126,10 +126,10 @@ class ClioHierarchy(HierarchyBuilder):
                 weights = np.array([len(current[j].chat_ids) for j in idx], dtype=np.float64)[:, None]
                 next_level.append(parent)
                 next_vectors.append((vectors[idx] * weights).sum(axis=0) / weights.sum())
-                next_texts.append(_interleave([texts[j] for j in idx]))
+                next_texts.append(interleave([texts[j] for j in idx]))
             if len(next_level) >= len(current):  # cannot happen (pigeonhole), but never loop on it
                 break
-            current, vectors, texts = next_level, _unit(np.vstack(next_vectors)), next_texts
+            current, vectors, texts = next_level, unit(np.vstack(next_vectors)), next_texts
         return list(everything.values())
 
     # -- one level: who goes under which parent --------------------------------------------------
@@ -184,7 +184,7 @@ class ClioHierarchy(HierarchyBuilder):
             except Exception as exc:
                 self.failures.append({"id": f"level {depth} de-duplication {c}", "stage": STAGE, "error": describe_error(exc)})
                 # Stand-in: a few names from every neighbourhood, round-robin.
-                return _unique(_interleave(proposals))[: targets[c]] if len(chunks) == 1 else chunks[c][: targets[c]]
+                return _unique(interleave(proposals))[: targets[c]] if len(chunks) == 1 else chunks[c][: targets[c]]
 
         merged = await asyncio.gather(*(merge(c) for c in range(len(chunks))))
         return _unique([name for names in merged for name in names])[:size]
@@ -235,7 +235,7 @@ class ClioHierarchy(HierarchyBuilder):
             groups = [
                 ClusterGroup(
                     chat_ids=[i for j in idx for i in current[j].chat_ids],
-                    texts=_interleave([texts[j] for j in idx]),
+                    texts=interleave([texts[j] for j in idx]),
                     children=[current[j].name for j in sorted(idx, key=lambda j: -len(current[j].chat_ids))],
                 )
                 for idx in members
@@ -264,15 +264,6 @@ def group_centroids(vectors: np.ndarray, weights: np.ndarray, k: int, seed: int)
     return KMeans(n_clusters=k, random_state=seed, n_init=3).fit_predict(vectors, sample_weight=weights)
 
 
-def _unit(rows: np.ndarray) -> np.ndarray:
-    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-
-
-def _interleave(lists: Sequence[Sequence[str]]) -> list[str]:
-    """Round-robin merge, so every child's most typical texts come first."""
-    return [t for row in zip_longest(*lists) for t in row if t is not None]
-
-
 def _clean_names(names: Sequence[str]) -> list[str]:
     return _unique([" ".join(n.split()).strip().strip('"').rstrip(".") for n in names])
 
@@ -295,7 +286,7 @@ def _nearest_for_unassigned(labels: np.ndarray, vectors: np.ndarray, weights: np
         return labels
     groups = sorted(set(labels[labels >= 0].tolist()))
     centroids = np.vstack([(vectors[labels == g] * weights[labels == g, None]).sum(axis=0) for g in groups])
-    centroids = _unit(centroids)
+    centroids = unit(centroids)
     out = labels.copy()
     out[missing] = np.array(groups)[np.argmax(vectors[missing] @ centroids.T, axis=1)]
     return out

@@ -13,13 +13,13 @@ import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from itertools import zip_longest
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
 from kura.errors import ConfigError
 from kura.stages.naming import ClusterGroup, ClusterNamer, DistinctiveTermsNamer, cluster_id
-from kura.stages.ward import geometric_sizes, unit, ward_levels
+from kura.stages.ward import geometric_sizes, ward_levels
 from kura.types import Cluster
 
 
@@ -79,19 +79,7 @@ class HierarchyBuilder(ABC):
         return level_sizes(n_base, top, self.levels)
 
 
-def group_centroids(vectors: np.ndarray, weights: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """Group cluster centroids into ``k`` neighbourhoods: size-weighted k-means on unit vectors."""
-    from sklearn.cluster import KMeans
-
-    if k >= len(vectors):
-        return np.arange(len(vectors))
-    return KMeans(n_clusters=k, random_state=seed, n_init=10).fit_predict(vectors, sample_weight=weights)
-
-
-_unit = unit  # the name builders in kura.llm import
-
-
-def _interleave(lists: list[list[str]]) -> list[str]:
+def interleave(lists: Sequence[Sequence[str]]) -> list[str]:
     """Round-robin merge, so every child's most typical texts come first."""
     return [t for row in zip_longest(*lists) for t in row if t is not None]
 
@@ -132,7 +120,7 @@ class EmbeddingHierarchy(HierarchyBuilder):
             groups = [
                 ClusterGroup(
                     chat_ids=[i for j in idx for i in current[j].chat_ids],
-                    texts=_interleave([texts[j][: self.texts_per_child] for j in idx]),
+                    texts=interleave([texts[j][: self.texts_per_child] for j in idx]),
                     children=[current[j].name for j in sorted(idx, key=lambda j: -len(current[j].chat_ids))],
                 )
                 for idx in merged
@@ -158,6 +146,6 @@ class EmbeddingHierarchy(HierarchyBuilder):
                 for j in idx:
                     current[j].parent_id = parent.id
                 next_level.append(parent)
-                next_texts.append(_interleave([texts[j] for j in idx]))
+                next_texts.append(interleave([texts[j] for j in idx]))
             current, texts = next_level, next_texts
         return list(everything.values())
