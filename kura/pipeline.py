@@ -270,17 +270,21 @@ async def run_async(
 def _conversations(
     inputs: Inputs, format: str, strict: bool, columns: Optional[dict], report: LoadReport, failures: list[dict]
 ) -> Iterator[Conversation]:
-    """Conversations from paths or objects; a repeated id is recorded, never silently merged."""
+    """Conversations from paths or objects; a repeated id is recorded, never silently merged.
+
+    Files get their repeated ids handled by ``kura.io`` (duplicates dropped, others renamed, all
+    in the load report); objects passed directly are checked here.
+    """
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
     items = list(inputs)
-    if items and all(isinstance(i, Conversation) for i in items):
-        source: Iterable[Conversation] = items  # type: ignore[assignment]
-        report.add_objects(len(items))
-    else:
-        source = iter_conversations(items, format=format, strict=strict, report=report, columns=columns)  # type: ignore[arg-type]
+    if not (items and all(isinstance(i, Conversation) for i in items)):
+        yield from iter_conversations(items, format=format, strict=strict, report=report, columns=columns)  # type: ignore[arg-type]
+        return
+    conversations: list[Conversation] = items  # type: ignore[assignment]  (checked just above)
+    report.add_objects(len(conversations))
     seen: set[str] = set()
-    for conversation in source:
+    for conversation in conversations:
         if conversation.chat_id in seen:
             failures.append({"id": conversation.chat_id, "stage": "load", "error": "duplicate chat_id: kept the first"})
             continue

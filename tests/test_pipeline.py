@@ -168,3 +168,13 @@ def test_failures_are_recorded_and_retried_next_run(tmp_path):
 def test_empty_input_is_one_clear_error(tmp_path):
     with pytest.raises(kura.KuraError, match="no conversation could be summarised"):
         kura.run([], tmp_path / "run", embedder="hashing")
+
+
+def test_a_repeated_id_among_objects_is_recorded_and_the_first_kept(tmp_path):
+    from kura.types import Conversation, Message
+
+    convs = [Conversation(chat_id=i, messages=[Message(role="user", content=f"question about topic {n}")]) for n, i in enumerate("abacde")]
+    result = kura.run(convs, tmp_path / "run", embedder="hashing", projector="pca")
+    assert [s.chat_id for s in result.summaries] == ["a", "b", "c", "d", "e"]
+    assert result.summaries[0].summary == "question about topic 0"
+    assert result.failures == [{"id": "a", "stage": "load", "error": "duplicate chat_id: kept the first"}]
