@@ -77,9 +77,16 @@ def test_tree_map_detail_and_conversation_work_together(page, server):
     assert sum(int(t.replace(",", "")) for t in label_card.locator(".bar-count").all_inner_texts()) == members
 
     # Map -> tree: click a cluster name on the map.
-    page.wait_for_function("() => !App.map.animating")
-    box = page.evaluate("(() => { const b = App.map.labelBoxes.find((b) => b.c !== App.map.selectedCluster); return {x: (b.x0 + b.x1) / 2, y: (b.y0 + b.y1) / 2, id: App.run.cluster.id[b.c]}; })()")
-    canvas = page.locator(".map-canvas").bounding_box()
+    # Hover first and check the map reports that label under the pointer: the map may still
+    # re-lay itself out (a resize after the panel changed) between reading a box and clicking.
+    for _ in range(10):  # bounded
+        page.wait_for_function("() => !App.map.animating")
+        box = page.evaluate("(() => { const b = App.map.labelBoxes.find((b) => b.c !== App.map.selectedCluster); return {x: (b.x0 + b.x1) / 2, y: (b.y0 + b.y1) / 2, c: b.c, id: App.run.cluster.id[b.c]}; })()")
+        canvas = page.locator(".map-canvas").bounding_box()
+        page.mouse.move(canvas["x"] + box["x"], canvas["y"] + box["y"])
+        if page.evaluate("App.map.hoverCluster") == box["c"]:
+            break
+        page.wait_for_timeout(200)
     page.mouse.click(canvas["x"] + box["x"], canvas["y"] + box["y"])
     assert state(page)["cluster"] == [box["id"]]
     assert page.locator(".tree-row.selected").get_attribute("data-cluster-id") == box["id"]
