@@ -32,16 +32,24 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 CLINC = REPO.parent / "shared" / "data" / "clinc150.jsonl"
 DOMAINS = REPO.parent / "shared" / "data" / "clinc150_domains.json"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
 
 PREFIXES = ["", "hey, ", "quick question: ", "please ", "can you help: ", "hi! "]
 SUFFIXES = ["", " thanks", " please", " asap", "?", " :)"]
@@ -68,7 +76,10 @@ def build_run(out: Path, n: int, seed: int = 0) -> float:
     domains = sorted(set(domain_of.values()))
     intents = sorted({r["label"] for r in rows})
     # Map layout: domains on a circle, intents around their domain, bases around their intent.
-    domain_xy = {d: np.array([math.cos(2 * math.pi * k / len(domains)), math.sin(2 * math.pi * k / len(domains))]) * 10 for k, d in enumerate(domains)}
+    domain_xy = {
+        d: np.array([math.cos(2 * math.pi * k / len(domains)), math.sin(2 * math.pi * k / len(domains))]) * 10
+        for k, d in enumerate(domains)
+    }
     intent_xy = {i: domain_xy[domain_of[i]] + nrng.normal(0, 2.2, 2) for i in intents}
 
     conversations, summaries, intent_of = [], [], []
@@ -80,16 +91,35 @@ def build_run(out: Path, n: int, seed: int = 0) -> float:
             text = rng.choice(PREFIXES[1:]) + text + rng.choice(SUFFIXES)
         created = epoch + timedelta(minutes=rng.randrange(90 * 24 * 60))
         turns = rng.choice([1, 2, 2, 4, 4, 6, 8])
-        messages = [Message(role="user" if t % 2 == 0 else "assistant", content=text if t == 0 else f"(reply {t} about {row['label'].replace('_', ' ')})") for t in range(turns)]
-        meta = {"label": row["label"], "domain": domain_of[row["label"]], "channel": rng.choice(CHANNELS), "source_file": "clinc150.jsonl"}
+        messages = [
+            Message(
+                role="user" if t % 2 == 0 else "assistant",
+                content=text if t == 0 else f"(reply {t} about {row['label'].replace('_', ' ')})",
+            )
+            for t in range(turns)
+        ]
+        meta = {
+            "label": row["label"],
+            "domain": domain_of[row["label"]],
+            "channel": rng.choice(CHANNELS),
+            "source_file": "clinc150.jsonl",
+        }
         conversations.append(Conversation(chat_id=f"c{k:06d}", created_at=created, messages=messages, metadata=meta))
         errors = [rng.choice(ERRORS)] if rng.random() < 0.12 else []
-        summaries.append(ConversationSummary(
-            chat_id=f"c{k:06d}", summary=text, request=text, topic=domain_of[row["label"]].replace("_", " "),
-            task=row["label"].replace("_", " "), languages=["english"] if rng.random() < 0.95 else ["english", "spanish"],
-            concerning_score=rng.choice([1, 1, 1, 1, 2, 3]), user_frustration=rng.choice([1, 1, 2, 2, 3, 4, 5]),
-            assistant_errors=errors, metadata={**meta, "conversation_turns": turns},
-        ))
+        summaries.append(
+            ConversationSummary(
+                chat_id=f"c{k:06d}",
+                summary=text,
+                request=text,
+                topic=domain_of[row["label"]].replace("_", " "),
+                task=row["label"].replace("_", " "),
+                languages=["english"] if rng.random() < 0.95 else ["english", "spanish"],
+                concerning_score=rng.choice([1, 1, 1, 1, 2, 3]),
+                user_frustration=rng.choice([1, 1, 2, 2, 3, 4, 5]),
+                assistant_errors=errors,
+                metadata={**meta, "conversation_turns": turns},
+            )
+        )
         intent_of.append(row["label"])
 
     # The tree: base clusters of about 50 conversations inside each intent, intents, domains.
@@ -102,22 +132,42 @@ def build_run(out: Path, n: int, seed: int = 0) -> float:
         d_children = []
         for label in [i for i in intents if domain_of[i] == d]:
             rows_in = members.get(label, [])
-            groups = [rows_in[g:g + 50] for g in range(0, len(rows_in), 50)]
+            groups = [rows_in[g : g + 50] for g in range(0, len(rows_in), 50)]
             i_children = []
             for g in groups:
                 centre = intent_xy[label] + nrng.normal(0, 0.45, 2)
                 points[g] = centre + nrng.normal(0, 0.12, (len(g), 2))
                 ids = [f"c{r:06d}" for r in g]
                 name = f"{label.replace('_', ' ').capitalize()}: {summaries[g[0]].summary[:40]}"
-                i_children.append(Cluster(id=cluster_id(2, ids), name=name, description=f"Requests like “{summaries[g[0]].summary}”.", slug=label, chat_ids=ids))
+                i_children.append(
+                    Cluster(
+                        id=cluster_id(2, ids),
+                        name=name,
+                        description=f"Requests like “{summaries[g[0]].summary}”.",
+                        slug=label,
+                        chat_ids=ids,
+                    )
+                )
             ids = [i for c in i_children for i in c.chat_ids]
-            parent = Cluster(id=cluster_id(1, ids), name=label.replace("_", " ").capitalize(), description=f"Users asking about {label.replace('_', ' ')}.", slug=label, chat_ids=ids)
+            parent = Cluster(
+                id=cluster_id(1, ids),
+                name=label.replace("_", " ").capitalize(),
+                description=f"Users asking about {label.replace('_', ' ')}.",
+                slug=label,
+                chat_ids=ids,
+            )
             for c in i_children:
                 c.parent_id = parent.id
             base += i_children
             d_children.append(parent)
             d_ids += ids
-        root = Cluster(id=cluster_id(0, d_ids), name=d.replace("_", " ").capitalize(), description=f"Everything about {d.replace('_', ' ')}.", slug=d, chat_ids=d_ids)
+        root = Cluster(
+            id=cluster_id(0, d_ids),
+            name=d.replace("_", " ").capitalize(),
+            description=f"Everything about {d.replace('_', ' ')}.",
+            slug=d,
+            chat_ids=d_ids,
+        )
         for c in d_children:
             c.parent_id = root.id
         middle += d_children
@@ -139,8 +189,15 @@ def build_run(out: Path, n: int, seed: int = 0) -> float:
         mode="language model (synthetic facets for the explorer benchmark)",
         settings={"built_by": "bench/bench_explorer.py", "seed": seed},
         inputs=[{"name": "clinc150.jsonl", "format": "synthetic", "loaded": n, "skipped": 0}],
-        counts=dict(conversations_loaded=n, records_skipped=0, summarised=n, failed=0, base_clusters=len(base),
-                    clusters=len(tree), top_clusters=len(top)),
+        counts=dict(
+            conversations_loaded=n,
+            records_skipped=0,
+            summarised=n,
+            failed=0,
+            base_clusters=len(base),
+            clusters=len(tree),
+            top_clusters=len(top),
+        ),
     )
     store.save_meta()
     store.close()
@@ -162,7 +219,10 @@ class Server:
     def __init__(self, root: Path):
         self.process = subprocess.Popen(
             [sys.executable, "-m", "kura.cli", "serve", str(root), "--port", "0"],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=REPO,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            cwd=REPO,
         )
         deadline = time.monotonic() + 60
         self.url = ""
@@ -192,6 +252,7 @@ def measure_api(url: str, run: str, n: int) -> list[tuple[str, float, int]]:
 
     out = []
     with httpx.Client(base_url=url, timeout=120) as c:
+
         def call(label: str, path: str, **params: Any) -> Any:
             ms, response = timed(lambda: c.get(path, params=params))
             response.raise_for_status()
@@ -205,7 +266,9 @@ def measure_api(url: str, run: str, n: int) -> list[tuple[str, float, int]]:
         call("GET .../columns  (warm)", f"api/runs/{run}/columns")
         rows = ",".join(str(r) for r in random.Random(1).sample(range(n), 50))
         call("GET .../summaries?rows=<50 rows>", f"api/runs/{run}/summaries", rows=rows)
-        call("GET .../summaries?offset=50000&limit=50", f"api/runs/{run}/summaries", offset=min(50_000, n - 50), limit=50)
+        call(
+            "GET .../summaries?offset=50000&limit=50", f"api/runs/{run}/summaries", offset=min(50_000, n - 50), limit=50
+        )
         chat_id = c.get(f"api/runs/{run}/summaries", params={"offset": n // 2, "limit": 1}).json()["rows"][0]["chat_id"]
         call("GET .../conversation?id=", f"api/runs/{run}/conversation", id=chat_id)
         call("GET .../search?q=balance  (first: builds index)", f"api/runs/{run}/search", q="balance")
@@ -226,15 +289,27 @@ def measure_page(browser: Any, url: str, label: str) -> dict[str, Any]:
     page.wait_for_selector("#map[data-drawn]", timeout=120_000)
     wall = (time.perf_counter() - start) * 1000
     first_map = page.evaluate("App.map.firstDrawn")
-    result: dict[str, Any] = {"label": label, "first map (navigation start to first painted map)": first_map, "wall clock to map": wall}
+    result: dict[str, Any] = {
+        "label": label,
+        "first map (navigation start to first painted map)": first_map,
+        "wall clock to map": wall,
+    }
 
     def act(name: str, script: str) -> None:
-        result[name] = page.evaluate(f"async () => {{ const t = performance.now(); await ({script}); await ({FRAME})(); return performance.now() - t; }}")
+        result[name] = page.evaluate(
+            f"async () => {{ const t = performance.now(); await ({script}); await ({FRAME})(); return performance.now() - t; }}"
+        )
 
     act("redraw the map (100% dots)", "Promise.resolve(App.map._draw())")
     act("zoom in x2 (redraw)", "Promise.resolve(App.map.zoomBy(2))")
-    act("select a top-level cluster (tree, map, detail)", "navigate({cluster: App.run.cluster.id[App.run.levelNames[0][0]]}, {push: true})")
-    act("select a base cluster", "navigate({cluster: App.run.cluster.id[App.run.levelNames[App.run.maxLevel][0]]}, {push: true})")
+    act(
+        "select a top-level cluster (tree, map, detail)",
+        "navigate({cluster: App.run.cluster.id[App.run.levelNames[0][0]]}, {push: true})",
+    )
+    act(
+        "select a base cluster",
+        "navigate({cluster: App.run.cluster.id[App.run.levelNames[App.run.maxLevel][0]]}, {push: true})",
+    )
     act("filter languages=spanish", "navigate({filters: {languages: ['spanish']}})")
     act("search 'balance' (server or embedded)", "navigate({q: 'balance'})")
     act("colour by user frustration", "navigate({colour: 'field:user_frustration'})")
@@ -251,7 +326,14 @@ def measure_page(browser: Any, url: str, label: str) -> dict[str, Any]:
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     mem = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1)) / 1024 / 1024
     chromium = subprocess.run(["/usr/bin/chromium", "--version"], capture_output=True, text=True).stdout.strip()
     return f"{cpu}, {os.cpu_count()} cores visible, {mem:.0f} GB RAM; {platform.platform()}; Python {platform.python_version()}; {chromium}"
@@ -260,7 +342,9 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=100_000, help="conversations in the run")
-    parser.add_argument("--out", type=Path, default=Path("/tmp/kura-bench-100k"), help="where the run is built (kept for reuse)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("/tmp/kura-bench-100k"), help="where the run is built (kept for reuse)"
+    )
     parser.add_argument("--rebuild", action="store_true", help="build the run again even if it exists")
     parser.add_argument("--no-report", action="store_true", help="skip the static report")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
@@ -297,18 +381,26 @@ def main() -> None:
     finally:
         server.stop()
     numbers["api"] = [{"call": a, "ms": round(ms, 1), "bytes": b} for a, ms, b in api]
-    numbers["server RSS MB"] = {"idle": round(idle[0]), "after loading and searching": round(loaded[0]), "peak": round(loaded[1])}
+    numbers["server RSS MB"] = {
+        "idle": round(idle[0]),
+        "after loading and searching": round(loaded[0]),
+        "peak": round(loaded[1]),
+    }
     print(f"\n{'API call':58} {'ms':>9} {'bytes':>12}")
     for a, ms, b in api:
         print(f"{a:58} {ms:9.1f} {b:12,}")
-    print(f"server memory: {idle[0]:.0f} MB idle, {loaded[0]:.0f} MB with the run loaded and searched (peak {loaded[1]:.0f} MB)")
+    print(
+        f"server memory: {idle[0]:.0f} MB idle, {loaded[0]:.0f} MB with the run loaded and searched (peak {loaded[1]:.0f} MB)"
+    )
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         server = Server(args.out)  # fresh: the first page load includes loading the run
         try:
-            pages = [measure_page(browser, f"{server.url}#run={run}", "served (cold server)"),
-                     measure_page(browser, f"{server.url}#run={run}", "served (warm)")]
+            pages = [
+                measure_page(browser, f"{server.url}#run={run}", "served (cold server)"),
+                measure_page(browser, f"{server.url}#run={run}", "served (warm)"),
+            ]
         finally:
             server.stop()
         if not args.no_report:

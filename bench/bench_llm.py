@@ -55,7 +55,14 @@ def write_dataset(path: Path, n: int, hh: Path, clinc: Path) -> dict[str, int]:
                 if conversation is None:
                     sources.remove((name, source))
                     continue
-                f.write(json.dumps({"id": conversation.chat_id, "messages": [{"role": m.role, "content": m.content} for m in conversation.messages]}))
+                f.write(
+                    json.dumps(
+                        {
+                            "id": conversation.chat_id,
+                            "messages": [{"role": m.role, "content": m.content} for m in conversation.messages],
+                        }
+                    )
+                )
                 f.write("\n")
                 counts[name] += 1
                 written += 1
@@ -71,9 +78,24 @@ def stats(url: str) -> dict[str, int]:
 
 def run_kura(data: Path, out: Path, url: str, args: argparse.Namespace) -> tuple[float, dict, float]:
     command = [
-        sys.executable, "-c", "from kura.cli import main; main()", "run", str(data), "--out", str(out),
-        "--llm", "openai/bench", "--base-url", url, "--embedder", "openai/text-embedding-3-small",
-        "--concurrency", str(args.concurrency), "--projector", args.projector, "-q",
+        sys.executable,
+        "-c",
+        "from kura.cli import main; main()",
+        "run",
+        str(data),
+        "--out",
+        str(out),
+        "--llm",
+        "openai/bench",
+        "--base-url",
+        url,
+        "--embedder",
+        "openai/text-embedding-3-small",
+        "--concurrency",
+        str(args.concurrency),
+        "--projector",
+        args.projector,
+        "-q",
     ]
     env = {**os.environ, "OPENAI_API_KEY": "bench-key-not-secret"}
     start = time.perf_counter()
@@ -119,17 +141,33 @@ def main() -> None:
     usage = meta["usage"]["stages"]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"data: {n:,} conversations ({mix['hh_rlhf']:,} HH-RLHF harmless test, {mix['clinc150']:,} CLINC150)")
-    print(f"server: OpenAI-compatible on 127.0.0.1, {args.delay * 1000:.0f} ms per chat and embedding request; concurrency {args.concurrency}")
-    print(f"summarise stage: {summarise:.1f} s (ideal {ideal:.1f} s): {summarise / ideal:.2f} x ideal, {ideal / summarise:.0%} of ideal throughput")
-    print(f"requests: {requests:,} = {requests / n:.3f} per conversation "
-          f"(chat {first.get('chat', 0):,}: summarise {usage['summarise']['requests']:,}, clusters {usage['clusters']['requests']:,}, "
-          f"hierarchy {usage['hierarchy']['requests']:,}; embeddings {first.get('embeddings', 0):,})")
-    print(f"whole pipeline: {seconds:.1f} s wall (stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in meta["seconds"].items()) + ")")
+    print(
+        f"server: OpenAI-compatible on 127.0.0.1, {args.delay * 1000:.0f} ms per chat and embedding request; concurrency {args.concurrency}"
+    )
+    print(
+        f"summarise stage: {summarise:.1f} s (ideal {ideal:.1f} s): {summarise / ideal:.2f} x ideal, {ideal / summarise:.0%} of ideal throughput"
+    )
+    print(
+        f"requests: {requests:,} = {requests / n:.3f} per conversation "
+        f"(chat {first.get('chat', 0):,}: summarise {usage['summarise']['requests']:,}, clusters {usage['clusters']['requests']:,}, "
+        f"hierarchy {usage['hierarchy']['requests']:,}; embeddings {first.get('embeddings', 0):,})"
+    )
+    print(
+        f"whole pipeline: {seconds:.1f} s wall (stages: "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in meta["seconds"].items())
+        + ")"
+    )
     print(f"peak memory: {peak_mb:,.0f} MB (max RSS of the kura process)")
-    print(f"second run on the same directory: {again_seconds:.1f} s, {again_requests} requests, reused {', '.join(again_meta['reused'])}")
-    print(f"targets: summarise <= 1.10 x ideal: {'met' if summarise <= 1.1 * ideal else 'MISSED'}; "
-          f"<= 1.15 requests per conversation: {'met' if requests / n <= 1.15 else 'MISSED'}")
-    print(f"command: python bench/bench_llm.py --n {args.n} --delay {args.delay} --concurrency {args.concurrency} --projector {args.projector}")
+    print(
+        f"second run on the same directory: {again_seconds:.1f} s, {again_requests} requests, reused {', '.join(again_meta['reused'])}"
+    )
+    print(
+        f"targets: summarise <= 1.10 x ideal: {'met' if summarise <= 1.1 * ideal else 'MISSED'}; "
+        f"<= 1.15 requests per conversation: {'met' if requests / n <= 1.15 else 'MISSED'}"
+    )
+    print(
+        f"command: python bench/bench_llm.py --n {args.n} --delay {args.delay} --concurrency {args.concurrency} --projector {args.projector}"
+    )
 
 
 if __name__ == "__main__":

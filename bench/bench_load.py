@@ -59,12 +59,16 @@ def main() -> None:
         gz = tmp / "big.json.gz"
         with open(array, "rb") as src, gzip.open(gz, "wb", compresslevel=1) as dst:
             shutil.copyfileobj(src, dst)
-        print(f"machine: {platform.machine()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}")
+        print(
+            f"machine: {platform.machine()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}"
+        )
         for path in (jsonl, array, gz):
             done = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, check=True)
             result = json.loads(done.stdout)
             size = path.stat().st_size / 1e6
-            print(f"{path.name:<13} {size:8.0f} MB  {result['count']:>9,} conversations  {result['seconds']:6.1f} s  peak RSS {result['peak_rss_mb']:5.0f} MB")
+            print(
+                f"{path.name:<13} {size:8.0f} MB  {result['count']:>9,} conversations  {result['seconds']:6.1f} s  peak RSS {result['peak_rss_mb']:5.0f} MB"
+            )
         print("reproduce: python bench/bench_load.py " + " ".join(sys.argv[1:]))
     finally:
         shutil.rmtree(tmp)

@@ -13,11 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,7 +44,9 @@ print(json.dumps({"seconds": time.perf_counter() - start, "stages": result.secon
 def measure(data: str, out: Path, limit: int, embedder: str, projector: str, scale: int) -> dict:
     done = subprocess.run(
         [sys.executable, "-c", CHILD, data, str(out), str(limit), embedder, projector, str(scale)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -63,12 +63,20 @@ def main() -> None:
         out = Path(tmp) / "run"
         first = measure(args.input, out, args.limit, args.embedder, args.projector, args.scale)
         again = measure(args.input, out, args.limit, args.embedder, args.projector, args.scale)
-    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}")
-    print(f"input: {args.input} ({first['conversations']:,} conversations), embedder={args.embedder}, projector={args.projector}")
-    print(f"fresh run:   {first['seconds']:.1f} s, peak RSS {first['peak_rss_mb']:.0f} MB, {first['clusters']} clusters")
+    print(
+        f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(
+        f"input: {args.input} ({first['conversations']:,} conversations), embedder={args.embedder}, projector={args.projector}"
+    )
+    print(
+        f"fresh run:   {first['seconds']:.1f} s, peak RSS {first['peak_rss_mb']:.0f} MB, {first['clusters']} clusters"
+    )
     for stage, seconds in first["stages"].items():
         print(f"  {stage:<22} {seconds:7.2f} s")
-    print(f"resumed run: {again['seconds']:.1f} s (reused: {', '.join(again['reused']) or 'nothing'}), peak RSS {again['peak_rss_mb']:.0f} MB")
+    print(
+        f"resumed run: {again['seconds']:.1f} s (reused: {', '.join(again['reused']) or 'nothing'}), peak RSS {again['peak_rss_mb']:.0f} MB"
+    )
     print("reproduce: python bench/bench_pipeline.py " + " ".join(sys.argv[1:]))
 
 

@@ -28,7 +28,6 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -96,10 +95,18 @@ def load(n_per_intent: int, seed: int) -> tuple[list[str], np.ndarray, np.ndarra
     domain_of = {i: d for d, ints in json.loads(DOMAINS.read_text()).items() for i in ints}
     if n_per_intent:
         rng = np.random.default_rng(seed)
-        keep = np.sort(np.concatenate([
-            rng.choice(np.flatnonzero(intents == lab), size=min(n_per_intent, int((intents == lab).sum())), replace=False)
-            for lab in sorted(set(intents))
-        ]))
+        keep = np.sort(
+            np.concatenate(
+                [
+                    rng.choice(
+                        np.flatnonzero(intents == lab),
+                        size=min(n_per_intent, int((intents == lab).sum())),
+                        replace=False,
+                    )
+                    for lab in sorted(set(intents))
+                ]
+            )
+        )
     else:
         keep = np.arange(len(rows))
     texts = [rows[i]["messages"][0]["content"] for i in keep]
@@ -135,7 +142,7 @@ def scores(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     }
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n-per-intent", type=int, default=20, help="queries per intent (0 = all 22,500)")
     ap.add_argument("--seed", type=int, default=0, help="sample and clustering seed")
@@ -189,15 +196,22 @@ def main(argv: Optional[list[str]] = None) -> None:
         lab, dt = timed(ward_top, Ck, args.top)
         rows.append((f"top ward over kmeans n_init={n_init} base", "domains", scores(domains, lab[km]), dt))
 
-    print(f"CLINC150, n={n} ({'all' if not args.n_per_intent else f'{args.n_per_intent} per intent'}), "
-          f"seed={args.seed}, embed {times['embed']:.1f}s")
+    print(
+        f"CLINC150, n={n} ({'all' if not args.n_per_intent else f'{args.n_per_intent} per intent'}), "
+        f"seed={args.seed}, embed {times['embed']:.1f}s"
+    )
     head = f"{'method':46s} {'vs':8s} {'k':>5s} {'NMI':>6s} {'AMI':>6s} {'hom':>6s} {'comp':>6s} {'purity':>6s} {'time':>7s}"
     print(head)
     print("-" * len(head))
     for name, vs, s, dt in rows:
-        print(f"{name:46s} {vs:8s} {s['k']:5d} {s['NMI']:6.3f} {s['AMI']:6.3f} {s['hom']:6.3f} {s['comp']:6.3f} "
-              f"{s['purity']:6.3f} {dt:6.1f}s")
-    print("\nreproduce: python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv if argv is not None else sys.argv[1:])]))
+        print(
+            f"{name:46s} {vs:8s} {s['k']:5d} {s['NMI']:6.3f} {s['AMI']:6.3f} {s['hom']:6.3f} {s['comp']:6.3f} "
+            f"{s['purity']:6.3f} {dt:6.1f}s"
+        )
+    print(
+        "\nreproduce: python "
+        + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv if argv is not None else sys.argv[1:])])
+    )
 
 
 if __name__ == "__main__":

@@ -6,12 +6,12 @@ import pickle
 import sqlite3
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 
 class CacheStrategy(ABC):
     @abstractmethod
-    def get(self, key: str) -> Optional[Any]: ...
+    def get(self, key: str) -> Any | None: ...
 
     @abstractmethod
     def set(self, key: str, value: Any) -> None: ...
@@ -30,7 +30,7 @@ class DiskCacheStrategy(CacheStrategy):
         self._db.execute("CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, value BLOB)")
         self._db.commit()
 
-    def get(self, key: str) -> Optional[Any]:
+    def get(self, key: str) -> Any | None:
         row = self._db.execute("SELECT value FROM cache WHERE key=?", (key,)).fetchone()
         return None if row is None else pickle.loads(row[0])
 

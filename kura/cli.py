@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.console import Console
@@ -26,24 +25,50 @@ err = Console(stderr=True, soft_wrap=True)  # an error stays one line, however l
 
 @app.command()
 def run(
-    inputs: List[Path] = typer.Argument(..., help="Files or folders of conversations (any supported format; see `kura formats`)."),
-    out_dir: Path = typer.Option(Path("kura-run"), "--out", "-o", help="Run directory: outputs, cache and resume state."),
+    inputs: list[Path] = typer.Argument(
+        ..., help="Files or folders of conversations (any supported format; see `kura formats`)."
+    ),
+    out_dir: Path = typer.Option(
+        Path("kura-run"), "--out", "-o", help="Run directory: outputs, cache and resume state."
+    ),
     format: str = typer.Option("auto", "--format", "-f", help="Input format, or auto to detect it from the content."),
-    columns: Optional[str] = typer.Option(None, help="Column mapping for CSV/Parquet, e.g. id=conv_id,role=speaker,content=text."),
+    columns: str | None = typer.Option(
+        None, help="Column mapping for CSV/Parquet, e.g. id=conv_id,role=speaker,content=text."
+    ),
     strict: bool = typer.Option(False, help="Stop at the first malformed record instead of skipping and counting it."),
-    clusters_per_group: int = typer.Option(10, "--clusters-per-group", "-k", help="Conversations per base cluster: k = ceil(n / this)."),
-    top_clusters: Optional[int] = typer.Option(None, "--top-clusters", "-t", help="Clusters at the top of the tree (default: about sqrt(base count), at most 10)."),
-    levels: Optional[int] = typer.Option(None, help="Levels above the base clusters (default: enough to keep each step at most 8:1)."),
+    clusters_per_group: int = typer.Option(
+        10, "--clusters-per-group", "-k", help="Conversations per base cluster: k = ceil(n / this)."
+    ),
+    top_clusters: int | None = typer.Option(
+        None,
+        "--top-clusters",
+        "-t",
+        help="Clusters at the top of the tree (default: about sqrt(base count), at most 10).",
+    ),
+    levels: int | None = typer.Option(
+        None, help="Levels above the base clusters (default: enough to keep each step at most 8:1)."
+    ),
     clusterer: str = typer.Option("kmeans", help="Base clustering: kmeans, minibatch or hdbscan."),
-    embedder: str = typer.Option("minilm", help="Embedder: minilm (offline ONNX), hashing (instant, for tests), or an API model like openai/text-embedding-3-small."),
+    embedder: str = typer.Option(
+        "minilm",
+        help="Embedder: minilm (offline ONNX), hashing (instant, for tests), or an API model like openai/text-embedding-3-small.",
+    ),
     projector: str = typer.Option("umap", help="Map layout: umap or pca (instant, for huge runs)."),
     seed: int = typer.Option(0, help="Random seed: the same seed gives the same result."),
-    depth: Optional[int] = typer.Option(None, help="Print the tree down to this depth only."),
+    depth: int | None = typer.Option(None, help="Print the tree down to this depth only."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
-    llm: Optional[str] = typer.Option(None, "--llm", help="Language model for summaries, names and hierarchy: openai/gpt-4o-mini, anthropic/MODEL, gemini/MODEL, azure/DEPLOYMENT, ollama/MODEL, vllm/MODEL, openrouter/MODEL, local (in-process Qwen2.5-Coder 0.5B), local/1.5b. Keys come from the environment or .env (see docs/llm.md)."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="Server URL for an OpenAI-compatible --llm/--embedder, e.g. http://127.0.0.1:8000/v1."),
+    llm: str | None = typer.Option(
+        None,
+        "--llm",
+        help="Language model for summaries, names and hierarchy: openai/gpt-4o-mini, anthropic/MODEL, gemini/MODEL, azure/DEPLOYMENT, ollama/MODEL, vllm/MODEL, openrouter/MODEL, local (in-process Qwen2.5-Coder 0.5B), local/1.5b. Keys come from the environment or .env (see docs/llm.md).",
+    ),
+    base_url: str | None = typer.Option(
+        None, "--base-url", help="Server URL for an OpenAI-compatible --llm/--embedder, e.g. http://127.0.0.1:8000/v1."
+    ),
     concurrency: int = typer.Option(50, "--concurrency", help="Language-model requests in flight at once."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Estimate tokens and cost for --llm without calling it, then stop."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Estimate tokens and cost for --llm without calling it, then stop."
+    ),
 ) -> None:
     """Run the whole pipeline on INPUTS and print the tree of what users ask for."""
     import kura
@@ -61,7 +86,16 @@ def run(
 
         embedder = remote_embedder(embedder, base_url=base_url, max_concurrency=min(concurrency, 16))  # type: ignore[assignment]
     if dry_run:
-        _dry_run(inputs, llm_obj, format=format, strict=strict, columns=column_map, clusters_per_group=clusters_per_group, top_clusters=top_clusters, levels=levels)
+        _dry_run(
+            inputs,
+            llm_obj,
+            format=format,
+            strict=strict,
+            columns=column_map,
+            clusters_per_group=clusters_per_group,
+            top_clusters=top_clusters,
+            levels=levels,
+        )
         return
 
     result = kura.run(
@@ -93,7 +127,9 @@ def run(
     if result.usage:
         out.print(_usage_table(result.usage))
     if result.failures:
-        err.print(f"[yellow]{len(result.failures)} items failed[/] (listed in {escape(str(result.path / 'errors.jsonl'))}); a re-run retries them:")
+        err.print(
+            f"[yellow]{len(result.failures)} items failed[/] (listed in {escape(str(result.path / 'errors.jsonl'))}); a re-run retries them:"
+        )
         for failure in result.failures[:5]:
             err.print(f"  {escape(failure['id'])} {escape('[' + failure['stage'] + ']')}: {escape(failure['error'])}")
     out.print(f"Saved to [bold]{escape(str(result.path))}[/]  (see it again: kura tree {escape(str(result.path))})")
@@ -101,22 +137,51 @@ def run(
 
 def _usage_table(usage: dict) -> Table:
     """Requests, tokens and estimated cost per stage, as stored in run.json."""
-    table = Table("stage", "model", "requests", "cached", "retries", "failed", "tokens in", "tokens out", "est. cost",
-                  title=f"Language-model usage (prices as of {usage['prices_as_of']})", title_justify="left")
+    table = Table(
+        "stage",
+        "model",
+        "requests",
+        "cached",
+        "retries",
+        "failed",
+        "tokens in",
+        "tokens out",
+        "est. cost",
+        title=f"Language-model usage (prices as of {usage['prices_as_of']})",
+        title_justify="left",
+    )
 
-    def dollars(value: Optional[float]) -> str:
+    def dollars(value: float | None) -> str:
         return "unknown" if value is None else f"${value:,.4f}"
 
     for label, row in usage["stages"].items():
-        table.add_row(label, escape(row["model"]), f"{row['requests']:,}", f"{row['cached']:,}", f"{row['retries']:,}",
-                      f"{row['failures']:,}", f"{row['input_tokens']:,}", f"{row['output_tokens']:,}", dollars(row["cost_usd"]))
+        table.add_row(
+            label,
+            escape(row["model"]),
+            f"{row['requests']:,}",
+            f"{row['cached']:,}",
+            f"{row['retries']:,}",
+            f"{row['failures']:,}",
+            f"{row['input_tokens']:,}",
+            f"{row['output_tokens']:,}",
+            dollars(row["cost_usd"]),
+        )
     total = usage["total"]
-    table.add_row("[bold]total[/]", "", f"{total['requests']:,}", f"{total['cached']:,}", f"{total['retries']:,}",
-                  f"{total['failures']:,}", f"{total['input_tokens']:,}", f"{total['output_tokens']:,}", dollars(total["cost_usd"]))
+    table.add_row(
+        "[bold]total[/]",
+        "",
+        f"{total['requests']:,}",
+        f"{total['cached']:,}",
+        f"{total['retries']:,}",
+        f"{total['failures']:,}",
+        f"{total['input_tokens']:,}",
+        f"{total['output_tokens']:,}",
+        dollars(total["cost_usd"]),
+    )
     return table
 
 
-def _dry_run(inputs: List[Path], llm_obj: object, **settings: object) -> None:
+def _dry_run(inputs: list[Path], llm_obj: object, **settings: object) -> None:
     """Count what a run would send (no requests) and price it."""
     if llm_obj is None:
         out.print("No --llm: the run is extractive and calls no language model, so it costs nothing.")
@@ -125,7 +190,9 @@ def _dry_run(inputs: List[Path], llm_obj: object, **settings: object) -> None:
     from kura.llm import LLMSummariser, estimate
 
     summariser = LLMSummariser(llm_obj)  # type: ignore[arg-type]
-    conversations = iter_conversations([str(p) for p in inputs], format=settings["format"], strict=settings["strict"], columns=settings["columns"])  # type: ignore[arg-type]
+    conversations = iter_conversations(
+        [str(p) for p in inputs], format=settings["format"], strict=settings["strict"], columns=settings["columns"]
+    )  # type: ignore[arg-type]
     result = estimate(
         (summariser.messages(c) for c in conversations if c.messages),
         summariser.llm.name,
@@ -142,7 +209,7 @@ def _dry_run(inputs: List[Path], llm_obj: object, **settings: object) -> None:
 def tree(
     run_dir: Path = typer.Argument(..., help="A run directory written by `kura run`."),
     style: str = typer.Option("rich", help="rich, basic or enhanced (Kura 0.5's styles), or json."),
-    depth: Optional[int] = typer.Option(None, help="Show levels down to this depth only."),
+    depth: int | None = typer.Option(None, help="Show levels down to this depth only."),
     descriptions: bool = typer.Option(False, help="Show each cluster's description."),
 ) -> None:
     """Print the cluster tree of a finished run again."""
@@ -151,10 +218,14 @@ def tree(
     from kura.visualization import render_tree, rich_tree, tree_json
 
     if not is_run_dir(run_dir):
-        raise KuraError(f"{run_dir}: not a Kura run directory (no run.json): run `kura run INPUT --out {run_dir}` first")
+        raise KuraError(
+            f"{run_dir}: not a Kura run directory (no run.json): run `kura run INPUT --out {run_dir}` first"
+        )
     store = RunStore(run_dir)
     if not store.exists("meta_clusters.jsonl"):
-        raise KuraError(f"{run_dir}: the run has no hierarchy yet (meta_clusters.jsonl): run `kura run` again to finish it")
+        raise KuraError(
+            f"{run_dir}: the run has no hierarchy yet (meta_clusters.jsonl): run `kura run` again to finish it"
+        )
     clusters = store.read_models("meta_clusters.jsonl", Cluster)
     if style == "rich":
         out.print(rich_tree(clusters, max_depth=depth, descriptions=descriptions))
@@ -200,7 +271,8 @@ def formats() -> None:
     out.print(table)
 
 
-from kura.server.commands import register as _register_server_commands
+from kura.server.commands import register as _register_server_commands  # noqa: E402  (needs `app` defined)
+
 _register_server_commands(app)
 
 
@@ -214,7 +286,7 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted: run the same command again to resume where it stopped")
         sys.exit(130)
-    except (typer.Abort,):
+    except typer.Abort:
         sys.exit(1)
     except Exception as exc:
         import click

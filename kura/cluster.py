@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import random
 import warnings
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
 from kura.checkpoints.base import BaseCheckpointManager
+from kura.embedders import MiniLMEmbedder, encode_any
 from kura.llm.namer import LLMClusterNamer
 from kura.llm.prompts import DEFAULT_CLUSTER_PROMPT
 from kura.llm.registry import get_llm
-from kura.embedders import MiniLMEmbedder, encode_any
 from kura.stages.cluster import Clusterer, KMeansClusterer, groups_from_labels, name_base_clusters
 from kura.stages.naming import ClusterGroup, ClusterNamer, DistinctiveTermsNamer
 from kura.types import Cluster, ConversationSummary
@@ -47,7 +47,11 @@ class ClusterDescriptionModel(LLMClusterNamer):
         checkpoint_filename: str = "clusters",
         console: Any = None,
     ):
-        super().__init__(get_llm(model, max_concurrency=max_concurrent_requests), temperature=temperature, checkpoint_filename=checkpoint_filename)
+        super().__init__(
+            get_llm(model, max_concurrency=max_concurrent_requests),
+            temperature=temperature,
+            checkpoint_filename=checkpoint_filename,
+        )
         self.model = model
         self.max_concurrent_requests = max_concurrent_requests
         self.console = console
@@ -65,7 +69,11 @@ class ClusterDescriptionModel(LLMClusterNamer):
         for label, members in cluster_id_to_summaries.items():
             others = [s.summary for other, items in cluster_id_to_summaries.items() if other != label for s in items]
             contrastive = rng.sample(others, min(max_contrastive_examples, len(others)))
-            groups.append(ClusterGroup(chat_ids=[s.chat_id for s in members], texts=[s.summary for s in members], contrastive=contrastive))
+            groups.append(
+                ClusterGroup(
+                    chat_ids=[s.chat_id for s in members], texts=[s.summary for s in members], contrastive=contrastive
+                )
+            )
         original = self.prompt
         self.prompt = None if prompt == DEFAULT_CLUSTER_PROMPT else prompt
         try:
@@ -88,9 +96,9 @@ async def generate_base_clusters_from_conversation_summaries(
     embedding_model: Any = None,
     clustering_method: Any = None,
     clustering_model: Any = None,
-    checkpoint_manager: Optional[BaseCheckpointManager] = None,
+    checkpoint_manager: BaseCheckpointManager | None = None,
     max_contrastive_examples: int = 10,
-    prompt: Optional[str] = None,
+    prompt: str | None = None,
     *,
     model: Any = None,
     **kwargs: Any,
@@ -116,7 +124,9 @@ async def generate_base_clusters_from_conversation_summaries(
         where = {s.chat_id: label for label, items in mapping.items() for s in items}
         labels = np.unique([where[s.chat_id] for s in summaries], return_inverse=True)[1]
     if isinstance(namer, ClusterNamer):
-        groups = groups_from_labels(labels, vectors, [s.chat_id for s in summaries], texts, max_contrastive=max_contrastive_examples)
+        groups = groups_from_labels(
+            labels, vectors, [s.chat_id for s in summaries], texts, max_contrastive=max_contrastive_examples
+        )
         original = getattr(namer, "prompt", None)
         if prompt is not None and isinstance(namer, LLMClusterNamer):
             namer.prompt = None if prompt == DEFAULT_CLUSTER_PROMPT else prompt

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +29,7 @@ class HDBUMAP(BaseDimensionalityReduction):
         n_components: int = 2,
         min_dist: float = 0.1,
         metric: str = "cosine",
-        n_neighbors: Optional[int] = None,
+        n_neighbors: int | None = None,
         seed: int = 0,
     ):
         if n_components != 2:
@@ -44,7 +44,9 @@ class HDBUMAP(BaseDimensionalityReduction):
         if not clusters:
             return []
         vectors = encode_any(self.embedding_model or MiniLMEmbedder(), [str(c) for c in clusters])
-        projector = UMAPProjector(n_neighbors=self.n_neighbors or 15, min_dist=self.min_dist, metric=self.metric, seed=self.seed)
+        projector = UMAPProjector(
+            n_neighbors=self.n_neighbors or 15, min_dist=self.min_dist, metric=self.metric, seed=self.seed
+        )
         points = projector.fit_transform(np.asarray(vectors))
         levels = cluster_levels(clusters)
         return [
@@ -54,7 +56,10 @@ class HDBUMAP(BaseDimensionalityReduction):
 
 
 async def reduce_dimensionality_from_clusters(
-    clusters: list[Cluster], *, model: BaseDimensionalityReduction, checkpoint_manager: Optional[BaseCheckpointManager] = None
+    clusters: list[Cluster],
+    *,
+    model: BaseDimensionalityReduction,
+    checkpoint_manager: BaseCheckpointManager | None = None,
 ) -> list[ProjectedCluster]:
     filename = getattr(model, "checkpoint_filename", "dimensionality")
     if checkpoint_manager:

@@ -20,7 +20,9 @@ class OpenAIEmbeddingModel(OpenAIEmbedder):
     requests at a time. Azure when ``USE_AZURE_OPENAI=true`` is better served by
     ``kura.llm.embeddings.remote_embedder("azure/DEPLOYMENT")``."""
 
-    def __init__(self, model_name: str = "text-embedding-3-small", model_batch_size: int = 50, n_concurrent_jobs: int = 5):
+    def __init__(
+        self, model_name: str = "text-embedding-3-small", model_batch_size: int = 50, n_concurrent_jobs: int = 5
+    ):
         super().__init__(model_name, request_size=model_batch_size, max_concurrency=n_concurrent_jobs)
         self.model_name = model_name
 
@@ -33,7 +35,9 @@ class SentenceTransformerEmbeddingModel(Embedder):
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
-            raise missing_package("sentence-transformers", purpose="SentenceTransformerEmbeddingModel (or use MiniLMEmbedder, no torch)") from exc
+            raise missing_package(
+                "sentence-transformers", purpose="SentenceTransformerEmbeddingModel (or use MiniLMEmbedder, no torch)"
+            ) from exc
         self.model_name = model_name
         self.batch_size = model_batch_size
         self.model = SentenceTransformer(_local_copy(model_name) or model_name, device=device)
@@ -63,4 +67,10 @@ async def embed_summaries(summaries: list[ConversationSummary], embedding_model:
     return [{"item": s, "embedding": v.tolist()} for s, v in zip(summaries, vectors)]
 
 
-__all__ = ["BaseEmbeddingModel", "MiniLMEmbeddingModel", "OpenAIEmbeddingModel", "SentenceTransformerEmbeddingModel", "embed_summaries"]
+__all__ = [
+    "BaseEmbeddingModel",
+    "MiniLMEmbeddingModel",
+    "OpenAIEmbeddingModel",
+    "SentenceTransformerEmbeddingModel",
+    "embed_summaries",
+]

@@ -1,9 +1,9 @@
 """Kura's exceptions. Catch ``KuraError`` for all of them.
 
-    KuraError
-    ├── InputError          a file or record that cannot be read (names the file, the record, the fix)
-    ├── ConfigError         a bad setting or a missing optional package (names the value and the fix)
-    └── StageError          a pipeline stage that could not finish (names the stage and the cause)
+KuraError
+├── InputError          a file or record that cannot be read (names the file, the record, the fix)
+├── ConfigError         a bad setting or a missing optional package (names the value and the fix)
+└── StageError          a pipeline stage that could not finish (names the stage and the cause)
 """
 
 from __future__ import annotations

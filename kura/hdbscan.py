@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from kura.stages.cluster import HDBSCANClusterer
 
 
 class HDBSCANClusteringMethod(HDBSCANClusterer):
-    def __init__(self, min_cluster_size: int = 10, min_samples: Optional[int] = None, **kwargs: Any):
+    def __init__(self, min_cluster_size: int = 10, min_samples: int | None = None, **kwargs: Any):
         super().__init__(min_cluster_size, min_samples=min_samples)
 
 

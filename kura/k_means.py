@@ -15,7 +15,9 @@ class KmeansClusteringMethod(KMeansClusterer):
 class MiniBatchKmeansClusteringMethod(KMeansClusterer):
     """Always mini-batch k-means (Kura 0.5 used it for large datasets)."""
 
-    def __init__(self, clusters_per_group: int = 10, batch_size: int = 1000, max_iter: int = 100, random_state: int = 42):
+    def __init__(
+        self, clusters_per_group: int = 10, batch_size: int = 1000, max_iter: int = 100, random_state: int = 42
+    ):
         super().__init__(clusters_per_group, seed=random_state, minibatch=True)
         self.batch_size = batch_size
         self.max_iter = max_iter

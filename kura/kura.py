@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any
 
 from kura.checkpoints import JSONLCheckpointManager
 from kura.cluster import generate_base_clusters_from_conversation_summaries
@@ -28,9 +29,9 @@ class Kura:
         cluster_model: Any = None,
         meta_cluster_model: Any = None,
         dimensionality_reduction: Any = None,
-        checkpoint_dir: Union[str, Path] = "./checkpoints",
+        checkpoint_dir: str | Path = "./checkpoints",
         max_clusters: int = 10,
-        conversations: Optional[Sequence[Conversation]] = None,
+        conversations: Sequence[Conversation] | None = None,
         disable_checkpoints: bool = False,
         **kwargs: Any,
     ):
@@ -44,28 +45,38 @@ class Kura:
         self.checkpoint_manager = JSONLCheckpointManager(self.checkpoint_dir, enabled=not disable_checkpoints)
         self.conversations: list[Conversation] = list(conversations or [])
 
-    def load_conversations(self, path: Union[str, Path], **kwargs: Any) -> list[Conversation]:
+    def load_conversations(self, path: str | Path, **kwargs: Any) -> list[Conversation]:
         """Read conversations from a file or folder in any supported format and keep them."""
         self.conversations = load_conversations(path, **kwargs)
         return self.conversations
 
     async def summarise_conversations(self, conversations: list[Conversation]) -> list[ConversationSummary]:
-        return await summarise_conversations(conversations, model=self.summarisation_model, checkpoint_manager=self.checkpoint_manager)
+        return await summarise_conversations(
+            conversations, model=self.summarisation_model, checkpoint_manager=self.checkpoint_manager
+        )
 
     async def generate_base_clusters(self, summaries: list[ConversationSummary]) -> list[Cluster]:
         return await generate_base_clusters_from_conversation_summaries(
-            summaries, embedding_model=self.embedding_model, clustering_model=self.cluster_model, checkpoint_manager=self.checkpoint_manager
+            summaries,
+            embedding_model=self.embedding_model,
+            clustering_model=self.cluster_model,
+            checkpoint_manager=self.checkpoint_manager,
         )
 
     async def reduce_clusters(self, clusters: list[Cluster]) -> list[Cluster]:
         return await reduce_clusters_from_base_clusters(
-            clusters, model=self.meta_cluster_model, checkpoint_manager=self.checkpoint_manager, embedding_model=self.embedding_model
+            clusters,
+            model=self.meta_cluster_model,
+            checkpoint_manager=self.checkpoint_manager,
+            embedding_model=self.embedding_model,
         )
 
     async def reduce_dimensionality(self, clusters: list[Cluster]) -> list[ProjectedCluster]:
-        return await reduce_dimensionality_from_clusters(clusters, model=self.dimensionality_reduction, checkpoint_manager=self.checkpoint_manager)
+        return await reduce_dimensionality_from_clusters(
+            clusters, model=self.dimensionality_reduction, checkpoint_manager=self.checkpoint_manager
+        )
 
-    async def cluster_conversations(self, conversations: Optional[list[Conversation]] = None) -> list[ProjectedCluster]:
+    async def cluster_conversations(self, conversations: list[Conversation] | None = None) -> list[ProjectedCluster]:
         """Run every stage on ``conversations`` (or those loaded with ``load_conversations``)."""
         conversations = list(conversations) if conversations is not None else self.conversations
         if not conversations:

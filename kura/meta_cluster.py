@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Any
 
 from kura.checkpoints.base import BaseCheckpointManager
 from kura.embedders import MiniLMEmbedder, encode_any
@@ -50,7 +50,7 @@ async def reduce_clusters_from_base_clusters(
     clusters: list[Cluster],
     *,
     model: Any,
-    checkpoint_manager: Optional[BaseCheckpointManager] = None,
+    checkpoint_manager: BaseCheckpointManager | None = None,
     embedding_model: Any = None,
 ) -> list[Cluster]:
     """Every cluster of the tree: the base ones with parents set, plus the parents.
@@ -67,7 +67,9 @@ async def reduce_clusters_from_base_clusters(
     if isinstance(model, HierarchyBuilder):
         embedder = embedding_model or getattr(model, "embedding_model", None) or MiniLMEmbedder()
         vectors = encode_any(embedder, [str(c) for c in clusters])
-        result = await model.build(LevelInput(clusters=clusters, vectors=vectors, texts=[[c.description] for c in clusters]))
+        result = await model.build(
+            LevelInput(clusters=clusters, vectors=vectors, texts=[[c.description] for c in clusters])
+        )
         failures = getattr(model, "failures", [])
         if failures:
             shown = "; ".join(f"{f['id']}: {f['error']}" for f in failures[:3])
@@ -95,4 +97,9 @@ async def _loop_kura_model(clusters: list[Cluster], model: Any) -> list[Cluster]
     return everything
 
 
-__all__ = ["BaseMetaClusterModel", "ExtractiveMetaClusterModel", "MetaClusterModel", "reduce_clusters_from_base_clusters"]
+__all__ = [
+    "BaseMetaClusterModel",
+    "ExtractiveMetaClusterModel",
+    "MetaClusterModel",
+    "reduce_clusters_from_base_clusters",
+]

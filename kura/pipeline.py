@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from kura.types import Cluster, Conversation, ConversationSummary, ProjectedClus
 if TYPE_CHECKING:
     from kura.llm import LLM
 
-Inputs = Union[str, Path, Sequence[Union[str, Path]], Sequence[Conversation]]
+Inputs = str | Path | Sequence[str | Path] | Sequence[Conversation]
 
 
 @dataclass
@@ -51,14 +51,14 @@ class RunResult:
     seconds: dict[str, float] = field(default_factory=dict)
     reused: list[str] = field(default_factory=list)
     #: Language-model usage per stage with estimated cost (``kura.llm.usage_report``); None offline.
-    usage: Optional[dict] = None
+    usage: dict | None = None
 
     @property
     def roots(self) -> list[ProjectedCluster]:
         return [c for c in self.clusters if c.parent_id is None]
 
 
-def run(inputs: Inputs, out: Union[str, Path] = "kura-run", **settings: Any) -> RunResult:
+def run(inputs: Inputs, out: str | Path = "kura-run", **settings: Any) -> RunResult:
     """Run the whole pipeline; see :func:`run_async` for the settings."""
     try:
         asyncio.get_running_loop()
@@ -69,26 +69,26 @@ def run(inputs: Inputs, out: Union[str, Path] = "kura-run", **settings: Any) -> 
 
 async def run_async(
     inputs: Inputs,
-    out: Union[str, Path] = "kura-run",
+    out: str | Path = "kura-run",
     *,
-    summariser: Optional[Summariser] = None,
-    embedder: Union[str, Embedder] = "minilm",
-    clusterer: Union[str, Clusterer] = "kmeans",
-    namer: Optional[ClusterNamer] = None,
-    hierarchy: Optional[HierarchyBuilder] = None,
-    projector: Union[str, Projector] = "umap",
+    summariser: Summariser | None = None,
+    embedder: str | Embedder = "minilm",
+    clusterer: str | Clusterer = "kmeans",
+    namer: ClusterNamer | None = None,
+    hierarchy: HierarchyBuilder | None = None,
+    projector: str | Projector = "umap",
     clusters_per_group: int = 10,
-    top_clusters: Optional[int] = None,
-    levels: Optional[int] = None,
+    top_clusters: int | None = None,
+    levels: int | None = None,
     seed: int = 0,
     format: str = "auto",
     strict: bool = False,
-    columns: Optional[dict[str, str]] = None,
+    columns: dict[str, str] | None = None,
     extractors: Iterable[Extractor] = (),
     progress: bool = False,
-    reporter: Optional[Reporter] = None,
-    llm: Union[str, "LLM", None] = None,
-    concurrency: Optional[int] = None,
+    reporter: Reporter | None = None,
+    llm: str | LLM | None = None,
+    concurrency: int | None = None,
 ) -> RunResult:
     """Run every stage into the run directory ``out`` and return the result.
 
@@ -268,7 +268,7 @@ async def run_async(
 
 
 def _conversations(
-    inputs: Inputs, format: str, strict: bool, columns: Optional[dict], report: LoadReport, failures: list[dict]
+    inputs: Inputs, format: str, strict: bool, columns: dict | None, report: LoadReport, failures: list[dict]
 ) -> Iterator[Conversation]:
     """Conversations from paths or objects; a repeated id is recorded, never silently merged.
 
@@ -342,7 +342,7 @@ def _mode(summariser: Summariser, namer: ClusterNamer, hierarchy: HierarchyBuild
     return f"language model ({', '.join(names) or summariser.name})"
 
 
-def _llms_of(*components: Any) -> list["LLM"]:
+def _llms_of(*components: Any) -> list[LLM]:
     """The language models behind the stages (each once), for caching and usage accounting."""
     from kura.llm.base import LLM
 
@@ -354,7 +354,7 @@ def _llms_of(*components: Any) -> list["LLM"]:
     return list(found.values())
 
 
-def _embedder(spec: Union[str, Embedder]) -> Embedder:
+def _embedder(spec: str | Embedder) -> Embedder:
     """``minilm``/``hashing`` offline, or ``provider/model`` over an API (kura.llm.embeddings)."""
     if isinstance(spec, str) and "/" in spec:
         from kura.llm.embeddings import remote_embedder
@@ -363,7 +363,7 @@ def _embedder(spec: Union[str, Embedder]) -> Embedder:
     return get_embedder(spec)
 
 
-def _usage(llms: list["LLM"], embedder: Embedder) -> Optional[dict]:
+def _usage(llms: list[LLM], embedder: Embedder) -> dict | None:
     """Token usage and estimated cost per stage, or None when no language model ran."""
     from kura.llm.cost import usage_report
     from kura.llm.usage import UsageMeter

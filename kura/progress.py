@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, Optional
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 
 class StageBar:
-    def __init__(self, progress: Optional[Progress], task: Optional[int]):
+    def __init__(self, progress: Progress | None, task: int | None):
         self._progress = progress
         self._task = task
 
@@ -19,7 +27,7 @@ class StageBar:
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task, n)
 
-    def total(self, total: Optional[int]) -> None:
+    def total(self, total: int | None) -> None:
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, total=total)
 
@@ -27,13 +35,13 @@ class StageBar:
 class Reporter:
     """Shows one bar per stage and keeps each stage's wall time for the sidecar."""
 
-    def __init__(self, console: Optional[Console] = None, enabled: bool = True):
+    def __init__(self, console: Console | None = None, enabled: bool = True):
         self.console = console or Console(stderr=True)
         self.enabled = enabled
         self.seconds: dict[str, float] = {}
 
     @contextmanager
-    def stage(self, label: str, total: Optional[int] = None) -> Iterator[StageBar]:
+    def stage(self, label: str, total: int | None = None) -> Iterator[StageBar]:
         start = time.perf_counter()
         if not self.enabled:
             yield StageBar(None, None)
@@ -50,7 +58,9 @@ class Reporter:
             ) as progress:
                 task = progress.add_task(label, total=total)
                 yield StageBar(progress, task)
-                progress.update(task, total=progress.tasks[0].completed or 1, completed=progress.tasks[0].completed or 1)
+                progress.update(
+                    task, total=progress.tasks[0].completed or 1, completed=progress.tasks[0].completed or 1
+                )
         self.seconds[label] = round(time.perf_counter() - start, 3)
 
     def note(self, message: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 from kura.errors import InputError
 from kura.server.assets import report_page
@@ -44,14 +44,19 @@ def report_data(run: RunData) -> dict[str, Any]:
     }
 
 
-def build_report(run_dir: Union[str, Path], out: Union[str, Path], *, title: Optional[str] = None) -> Path:
+def build_report(run_dir: str | Path, out: str | Path, *, title: str | None = None) -> Path:
     """Write the report of the run at ``run_dir`` to ``out``; returns the path written."""
     run_dir = Path(run_dir).resolve()
     if not is_run_dir(run_dir):
         runs = sorted(p.name for p in run_dir.iterdir() if is_run_dir(p)) if run_dir.is_dir() else []
         if runs:
-            raise InputError(f"holds several runs ({', '.join(runs[:5])}): pick one, e.g. `kura report {run_dir / runs[0]}`", path=str(run_dir))
-        raise InputError("is not a Kura run directory (no run.json): run `kura run INPUT --out DIR` first", path=str(run_dir))
+            raise InputError(
+                f"holds several runs ({', '.join(runs[:5])}): pick one, e.g. `kura report {run_dir / runs[0]}`",
+                path=str(run_dir),
+            )
+        raise InputError(
+            "is not a Kura run directory (no run.json): run `kura run INPUT --out DIR` first", path=str(run_dir)
+        )
     run = RunData.load(run_dir.name, run_dir)
     page = report_page(report_data(run), title=title or f"Kura report: {run.name}")
     out = Path(out)

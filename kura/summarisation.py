@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Optional
+from typing import Any
 
 from kura.cache import CacheStrategy
 from kura.checkpoints.base import BaseCheckpointManager
@@ -31,9 +31,11 @@ class SummaryModel(LLMSummariser):
         max_concurrent_requests: int = 50,
         checkpoint_filename: str = "summaries",
         console: Any = None,
-        cache: Optional[CacheStrategy] = None,
+        cache: CacheStrategy | None = None,
     ):
-        super().__init__(get_llm(model, max_concurrency=max_concurrent_requests), checkpoint_filename=checkpoint_filename)
+        super().__init__(
+            get_llm(model, max_concurrency=max_concurrent_requests), checkpoint_filename=checkpoint_filename
+        )
         self.model = model
         self.max_concurrent_requests = max_concurrent_requests
         self.console = console
@@ -53,7 +55,9 @@ class SummaryModel(LLMSummariser):
         Extra fields of ``response_schema`` land in each summary's metadata (Kura 0.5).
         """
         configured = self.with_settings(
-            prompt=None if prompt == DEFAULT_SUMMARY_PROMPT else prompt, response_schema=response_schema, temperature=temperature
+            prompt=None if prompt == DEFAULT_SUMMARY_PROMPT else prompt,
+            response_schema=response_schema,
+            temperature=temperature,
         )
         self.llm.check()
         failures: list[dict] = []
@@ -69,7 +73,7 @@ class _StrategyCache:
     def __init__(self, strategy: CacheStrategy):
         self.strategy = strategy
 
-    def get_text(self, ns: str, key: str) -> Optional[str]:
+    def get_text(self, ns: str, key: str) -> str | None:
         return self.strategy.get(f"{ns}:{key}")
 
     def put_text(self, ns: str, key: str, value: str) -> None:
@@ -87,7 +91,7 @@ async def summarise_conversations(
     *,
     model: Any,
     response_schema: type[GeneratedSummary] = GeneratedSummary,
-    checkpoint_manager: Optional[BaseCheckpointManager] = None,
+    checkpoint_manager: BaseCheckpointManager | None = None,
     **kwargs: Any,
 ) -> list[ConversationSummary]:
     """Summarise every conversation with ``model`` (a Kura summariser or a Kura 0.5 model).
@@ -112,4 +116,10 @@ async def summarise_conversations(
     return summaries
 
 
-__all__ = ["BaseSummaryModel", "DEFAULT_SUMMARY_PROMPT", "ExtractiveSummaryModel", "SummaryModel", "summarise_conversations"]
+__all__ = [
+    "BaseSummaryModel",
+    "DEFAULT_SUMMARY_PROMPT",
+    "ExtractiveSummaryModel",
+    "SummaryModel",
+    "summarise_conversations",
+]

@@ -6,8 +6,9 @@ Names come from conversations, so they are printed as plain text, never as rich 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Optional, Sequence, Union
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.text import Text
@@ -21,7 +22,9 @@ Style = Literal["basic", "enhanced", "rich"]
 def build_cluster_tree(clusters: Sequence[Cluster]) -> dict[str, ClusterTreeNode]:
     """Nodes by id, children sorted largest first."""
     nodes = {
-        c.id: ClusterTreeNode(id=c.id, name=c.name, description=c.description, slug=c.slug, count=len(c.chat_ids), children=[])
+        c.id: ClusterTreeNode(
+            id=c.id, name=c.name, description=c.description, slug=c.slug, count=len(c.chat_ids), children=[]
+        )
         for c in clusters
     }
     for c in clusters:
@@ -39,7 +42,7 @@ def roots_of(clusters: Sequence[Cluster], nodes: dict[str, ClusterTreeNode]) -> 
 
 
 def render_tree(
-    clusters: Sequence[Cluster], *, style: Literal["basic", "enhanced"] = "basic", max_depth: Optional[int] = None
+    clusters: Sequence[Cluster], *, style: Literal["basic", "enhanced"] = "basic", max_depth: int | None = None
 ) -> str:
     """The tree as plain text: ``basic`` is Kura 0.5's, ``enhanced`` adds shares and bars."""
     nodes = build_cluster_tree(clusters)
@@ -66,7 +69,7 @@ def render_tree(
 
 
 def rich_tree(
-    clusters: Sequence[Cluster], *, max_depth: Optional[int] = None, title: Optional[str] = None, descriptions: bool = False
+    clusters: Sequence[Cluster], *, max_depth: int | None = None, title: str | None = None, descriptions: bool = False
 ) -> Tree:
     """A rich ``Tree`` with counts and shares, colour by level."""
     nodes = build_cluster_tree(clusters)
@@ -91,7 +94,7 @@ def rich_tree(
     return tree
 
 
-def _load_clusters_from_checkpoint(checkpoint_path: Union[str, Path]) -> list[Cluster]:
+def _load_clusters_from_checkpoint(checkpoint_path: str | Path) -> list[Cluster]:
     path = Path(checkpoint_path)
     if path.is_dir():
         path = path / "meta_clusters.jsonl"
@@ -101,7 +104,7 @@ def _load_clusters_from_checkpoint(checkpoint_path: Union[str, Path]) -> list[Cl
         return [Cluster.model_validate_json(line) for line in f if line.strip()]
 
 
-def _clusters(clusters: Optional[Sequence[Cluster]], checkpoint_path: Optional[Union[str, Path]]) -> Sequence[Cluster]:
+def _clusters(clusters: Sequence[Cluster] | None, checkpoint_path: str | Path | None) -> Sequence[Cluster]:
     if clusters is not None:
         return clusters
     if checkpoint_path is None:
@@ -109,12 +112,12 @@ def _clusters(clusters: Optional[Sequence[Cluster]], checkpoint_path: Optional[U
     return _load_clusters_from_checkpoint(checkpoint_path)
 
 
-def visualise_clusters(clusters: Optional[Sequence[Cluster]] = None, *, checkpoint_path: Optional[Union[str, Path]] = None) -> None:
+def visualise_clusters(clusters: Sequence[Cluster] | None = None, *, checkpoint_path: str | Path | None = None) -> None:
     print(render_tree(_clusters(clusters, checkpoint_path), style="basic"))
 
 
 def visualise_clusters_enhanced(
-    clusters: Optional[Sequence[Cluster]] = None, *, checkpoint_path: Optional[Union[str, Path]] = None
+    clusters: Sequence[Cluster] | None = None, *, checkpoint_path: str | Path | None = None
 ) -> None:
     clusters = _clusters(clusters, checkpoint_path)
     print(render_tree(clusters, style="enhanced"))
@@ -124,16 +127,16 @@ def visualise_clusters_enhanced(
 
 
 def visualise_clusters_rich(
-    clusters: Optional[Sequence[Cluster]] = None,
+    clusters: Sequence[Cluster] | None = None,
     *,
-    checkpoint_path: Optional[Union[str, Path]] = None,
-    console: Optional[Console] = None,
+    checkpoint_path: str | Path | None = None,
+    console: Console | None = None,
 ) -> None:
     (console or Console()).print(rich_tree(_clusters(clusters, checkpoint_path)))
 
 
 def visualise_pipeline_results(
-    clusters: Sequence[Cluster], *, style: Style = "enhanced", console: Optional[Console] = None
+    clusters: Sequence[Cluster], *, style: Style = "enhanced", console: Console | None = None
 ) -> None:
     """Print the tree of a pipeline's result in one of Kura 0.5's styles."""
     if style == "basic":
@@ -147,7 +150,7 @@ def visualise_pipeline_results(
 
 
 def visualise_from_checkpoint_manager(
-    checkpoint_manager: Any, meta_cluster_model: Any, *, style: Style = "basic", console: Optional[Console] = None
+    checkpoint_manager: Any, meta_cluster_model: Any, *, style: Style = "basic", console: Console | None = None
 ) -> None:
     filename = getattr(meta_cluster_model, "checkpoint_filename", "meta_clusters")
     clusters = checkpoint_manager.load_checkpoint(filename, Cluster)
@@ -161,6 +164,11 @@ def tree_json(clusters: Sequence[Cluster]) -> str:
     nodes = build_cluster_tree(clusters)
 
     def dump(node: ClusterTreeNode) -> dict:
-        return {"id": node.id, "name": node.name, "count": node.count, "children": [dump(nodes[c]) for c in node.children]}
+        return {
+            "id": node.id,
+            "name": node.name,
+            "count": node.count,
+            "children": [dump(nodes[c]) for c in node.children],
+        }
 
     return json.dumps([dump(r) for r in roots_of(clusters, nodes)], indent=2, ensure_ascii=False)

@@ -1,7 +1,6 @@
 """Session fixtures shared by the top-level tests (helpers live in kura_testdata.py)."""
 
 import pytest
-
 from kura_testdata import oasst_conversations
 
 

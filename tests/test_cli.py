@@ -5,14 +5,15 @@ import subprocess
 import sys
 
 import pytest
-
 from kura_testdata import DEMO_DATA
 
 FAST = ["--embedder", "hashing", "--projector", "pca", "--quiet"]
 
 
 def kura(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "kura.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "kura.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,11 @@ def test_run_prints_the_tree_with_counts_and_shares(cli_run):
 
 def test_tree_prints_the_same_tree_again_in_every_style(cli_run):
     _, out = cli_run
-    tops = [c for c in (json.loads(line) for line in (out / "meta_clusters.jsonl").read_text().splitlines()) if c["parent_id"] is None]
+    tops = [
+        c
+        for c in (json.loads(line) for line in (out / "meta_clusters.jsonl").read_text().splitlines())
+        if c["parent_id"] is None
+    ]
     rich = kura("tree", out)
     assert rich.returncode == 0 and all(t["name"] in rich.stdout for t in tops)
     basic = kura("tree", out, "--style", "basic")
@@ -52,7 +57,10 @@ def test_sql_queries_the_run(cli_run):
     [
         (["run", "does-not-exist.jsonl", "--out", "{tmp}/r"], "does-not-exist.jsonl"),
         (["run", str(DEMO_DATA), "--out", "{tmp}/r", "--clusterer", "magic", *FAST], "clusterer='magic' is unknown"),
-        (["run", str(DEMO_DATA), "--out", "{tmp}/r", "--clusters-per-group", "0", *FAST], "clusters_per_group=0 should be >= 1"),
+        (
+            ["run", str(DEMO_DATA), "--out", "{tmp}/r", "--clusters-per-group", "0", *FAST],
+            "clusters_per_group=0 should be >= 1",
+        ),
         (["tree", "{tmp}"], "not a Kura run directory"),
         (["sql", "{tmp}", "select 1"], "not a Kura run directory"),
     ],
@@ -74,4 +82,7 @@ def test_help_and_formats():
     done = kura("--help")
     assert done.returncode == 0 and all(c in done.stdout for c in ["run", "tree", "sql", "formats"])
     formats = kura("formats")
-    assert all(name in formats.stdout for name in ["claude", "chatgpt", "sharegpt", "openai", "kura", "hh-rlhf", "csv", "parquet"])
+    assert all(
+        name in formats.stdout
+        for name in ["claude", "chatgpt", "sharegpt", "openai", "kura", "hh-rlhf", "csv", "parquet"]
+    )

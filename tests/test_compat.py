@@ -3,8 +3,8 @@
 import asyncio
 
 import pytest
-
 from kura_testdata import DEMO_DATA
+
 from kura.types import Cluster, ConversationSummary
 
 
@@ -20,12 +20,18 @@ def test_kura04_class_api(tmp_path):
     assert len(roots) == 3 and sum(r.count for r in roots) == 100
     for name in ["summaries.jsonl", "clusters.jsonl", "meta_clusters.jsonl", "dimensionality.jsonl"]:
         assert (tmp_path / "ckpt" / name).exists()
-    again = asyncio.run(Kura(embedding_model=HashingEmbedder(), checkpoint_dir=str(tmp_path / "ckpt")).cluster_conversations(conversations))
+    again = asyncio.run(
+        Kura(embedding_model=HashingEmbedder(), checkpoint_dir=str(tmp_path / "ckpt")).cluster_conversations(
+            conversations
+        )
+    )
     assert [c.id for c in again] == [c.id for c in projected]  # loaded from the checkpoints
 
 
 def _models():
-    summary = ConversationSummary(summary="s", chat_id="1", metadata={"nested": {"a": [1, 2]}, "turns": 3}, languages=["english"])
+    summary = ConversationSummary(
+        summary="s", chat_id="1", metadata={"nested": {"a": [1, 2]}, "turns": 3}, languages=["english"]
+    )
     cluster = Cluster(id="c", name="n", description="d", slug="s", chat_ids=["1", "2"], parent_id=None)
     return summary, cluster
 
@@ -77,7 +83,11 @@ def test_terminal_views_in_every_style_print_names_as_text(capsys):
     ]
     visualise_pipeline_results(tree, style="basic")
     basic = capsys.readouterr().out
-    assert "Clusters (3 conversations)" in basic and "╠══ Child A (2 conversations)" in basic and "╚══ Child B (1 conversations)" in basic
+    assert (
+        "Clusters (3 conversations)" in basic
+        and "╠══ Child A (2 conversations)" in basic
+        and "╚══ Child B (1 conversations)" in basic
+    )
     visualise_pipeline_results(tree, style="enhanced")
     assert "66.7%" in capsys.readouterr().out
     console = Console(record=True, width=120)

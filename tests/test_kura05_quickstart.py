@@ -42,7 +42,9 @@ def test_kura05_readme_quickstart(tmp_path, monkeypatch, capsys):
         conversations = Conversation.from_hf_dataset("./oasst-dataset", split="train")
 
         # Process through the pipeline step by step
-        summaries = await summarise_conversations(conversations, model=summary_model, checkpoint_manager=checkpoint_manager)
+        summaries = await summarise_conversations(
+            conversations, model=summary_model, checkpoint_manager=checkpoint_manager
+        )
 
         clusters = await generate_base_clusters_from_conversation_summaries(
             summaries, model=cluster_model, checkpoint_manager=checkpoint_manager

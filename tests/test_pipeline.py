@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from kura_testdata import DEMO_DATA, oasst_conversations
+from slow_summariser import LoggingSummariser
 
 import kura
-from kura_testdata import DEMO_DATA, oasst_conversations
 from kura.types import Cluster, ConversationSummary, ProjectedCluster
-from slow_summariser import LoggingSummariser
 
 TESTS = Path(__file__).resolve().parent
 
@@ -34,8 +34,17 @@ def read_tree(out):
 def test_run_writes_the_documented_layout(real_run):
     result, out = real_run
     for name in [
-        "run.json", "conversations.jsonl", "summaries.jsonl", "clusters.jsonl", "meta_clusters.jsonl",
-        "dimensionality.jsonl", "conversations.parquet", "clusters.parquet", "errors.jsonl", "cache.sqlite", "points.npy",
+        "run.json",
+        "conversations.jsonl",
+        "summaries.jsonl",
+        "clusters.jsonl",
+        "meta_clusters.jsonl",
+        "dimensionality.jsonl",
+        "conversations.parquet",
+        "clusters.parquet",
+        "errors.jsonl",
+        "cache.sqlite",
+        "points.npy",
     ]:
         assert (out / name).exists(), name
     meta = json.loads((out / "run.json").read_text())
@@ -43,9 +52,13 @@ def test_run_writes_the_documented_layout(real_run):
     assert meta["counts"]["summarised"] == 100 and meta["counts"]["base_clusters"] == 10
     assert meta["settings"]["embedder"].startswith("minilm-l6-v2-int8")
     assert set(meta["stages"]) == {"clusters", "hierarchy", "map"}
-    summaries = [ConversationSummary.model_validate_json(line) for line in (out / "summaries.jsonl").read_text().splitlines()]
+    summaries = [
+        ConversationSummary.model_validate_json(line) for line in (out / "summaries.jsonl").read_text().splitlines()
+    ]
     assert len({s.chat_id for s in summaries}) == 100
-    projected = [ProjectedCluster.model_validate_json(line) for line in (out / "dimensionality.jsonl").read_text().splitlines()]
+    projected = [
+        ProjectedCluster.model_validate_json(line) for line in (out / "dimensionality.jsonl").read_text().splitlines()
+    ]
     assert len(projected) == len(read_tree(out)) == meta["counts"]["clusters"]
 
 
@@ -110,7 +123,9 @@ def test_same_seed_same_result_other_seed_other_map(tmp_path):
     b = kura.run(oasst_conversations(), tmp_path / "b", embedder="hashing", seed=1)
     c = kura.run(oasst_conversations(), tmp_path / "c", embedder="hashing", seed=2)
     assert (tmp_path / "a" / "meta_clusters.jsonl").read_text() == (tmp_path / "b" / "meta_clusters.jsonl").read_text()
-    assert (tmp_path / "a" / "dimensionality.jsonl").read_text() == (tmp_path / "b" / "dimensionality.jsonl").read_text()
+    assert (tmp_path / "a" / "dimensionality.jsonl").read_text() == (
+        tmp_path / "b" / "dimensionality.jsonl"
+    ).read_text()
     assert not np.allclose(np.load(tmp_path / "a" / "points.npy"), np.load(tmp_path / "c" / "points.npy"))
     assert [x.id for x in a.clusters] == [x.id for x in b.clusters] and c.clusters
 
@@ -158,7 +173,9 @@ def test_a_killed_run_resumes_without_redoing_finished_items(tmp_path):
 def test_failures_are_recorded_and_retried_next_run(tmp_path):
     from kura.types import Conversation, Message
 
-    convs = oasst_conversations()[:20] + [Conversation(chat_id="no-user", messages=[Message(role="assistant", content="hello")])]
+    convs = oasst_conversations()[:20] + [
+        Conversation(chat_id="no-user", messages=[Message(role="assistant", content="hello")])
+    ]
     result = kura.run(convs, tmp_path / "run", embedder="hashing", projector="pca")
     assert [f["id"] for f in result.failures] == ["no-user"]
     assert json.loads((tmp_path / "run" / "errors.jsonl").read_text())["stage"] == "summarise"
@@ -173,7 +190,10 @@ def test_empty_input_is_one_clear_error(tmp_path):
 def test_a_repeated_id_among_objects_is_recorded_and_the_first_kept(tmp_path):
     from kura.types import Conversation, Message
 
-    convs = [Conversation(chat_id=i, messages=[Message(role="user", content=f"question about topic {n}")]) for n, i in enumerate("abacde")]
+    convs = [
+        Conversation(chat_id=i, messages=[Message(role="user", content=f"question about topic {n}")])
+        for n, i in enumerate("abacde")
+    ]
     result = kura.run(convs, tmp_path / "run", embedder="hashing", projector="pca")
     assert [s.chat_id for s in result.summaries] == ["a", "b", "c", "d", "e"]
     assert result.summaries[0].summary == "question about topic 0"

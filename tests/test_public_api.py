@@ -9,17 +9,33 @@ def test_all_names_exist_and_are_exported():
     missing = [name for name in kura.__all__ if not hasattr(kura, name)]
     assert missing == []
     for name in [
-        "Conversation", "Message", "ConversationSummary", "Cluster", "ProjectedCluster",
-        "summarise_conversations", "generate_base_clusters_from_conversation_summaries",
-        "reduce_clusters_from_base_clusters", "reduce_dimensionality_from_clusters",
-        "JSONLCheckpointManager", "ParquetCheckpointManager", "visualise_pipeline_results", "run",
+        "Conversation",
+        "Message",
+        "ConversationSummary",
+        "Cluster",
+        "ProjectedCluster",
+        "summarise_conversations",
+        "generate_base_clusters_from_conversation_summaries",
+        "reduce_clusters_from_base_clusters",
+        "reduce_dimensionality_from_clusters",
+        "JSONLCheckpointManager",
+        "ParquetCheckpointManager",
+        "visualise_pipeline_results",
+        "run",
     ]:
         assert name in kura.__all__, name
 
 
 def test_kura05_import_paths():
     paths = {
-        "kura.types": ["Conversation", "Message", "ConversationSummary", "Cluster", "ProjectedCluster", "GeneratedSummary"],
+        "kura.types": [
+            "Conversation",
+            "Message",
+            "ConversationSummary",
+            "Cluster",
+            "ProjectedCluster",
+            "GeneratedSummary",
+        ],
         "kura.types.summarisation": ["ConversationSummary", "GeneratedSummary"],
         "kura.types.dimensionality": ["ProjectedCluster"],
         "kura.types.cluster": ["Cluster", "ClusterTreeNode", "GeneratedCluster"],
@@ -31,10 +47,20 @@ def test_kura05_import_paths():
         "kura.embedding": ["SentenceTransformerEmbeddingModel", "BaseEmbeddingModel", "embed_summaries"],
         "kura.k_means": ["KmeansClusteringMethod", "MiniBatchKmeansClusteringMethod"],
         "kura.hdbscan": ["HDBSCANClusteringMethod"],
-        "kura.checkpoints": ["JSONLCheckpointManager", "ParquetCheckpointManager", "MultiCheckpointManager", "BaseCheckpointManager"],
+        "kura.checkpoints": [
+            "JSONLCheckpointManager",
+            "ParquetCheckpointManager",
+            "MultiCheckpointManager",
+            "BaseCheckpointManager",
+        ],
         "kura.checkpoint": ["CheckpointManager"],
         "kura.cache": ["DiskCacheStrategy", "CacheStrategy"],
-        "kura.visualization": ["visualise_pipeline_results", "visualise_clusters", "visualise_clusters_enhanced", "visualise_clusters_rich"],
+        "kura.visualization": [
+            "visualise_pipeline_results",
+            "visualise_clusters",
+            "visualise_clusters_enhanced",
+            "visualise_clusters_rich",
+        ],
         "kura.v1.visualization": ["visualise_pipeline_results"],
         "kura.base_classes": ["BaseSummaryModel", "BaseEmbeddingModel", "BaseClusteringMethod", "BaseMetaClusterModel"],
         "kura.kura": ["Kura"],
@@ -49,8 +75,17 @@ def test_field_names_match_kura05():
     from kura.types import Cluster, ConversationSummary, ProjectedCluster
 
     assert set(ConversationSummary.model_fields) == {
-        "summary", "request", "topic", "languages", "task", "concerning_score", "user_frustration",
-        "assistant_errors", "chat_id", "metadata", "embedding",
+        "summary",
+        "request",
+        "topic",
+        "languages",
+        "task",
+        "concerning_score",
+        "user_frustration",
+        "assistant_errors",
+        "chat_id",
+        "metadata",
+        "embedding",
     }
     assert set(Cluster.model_fields) == {"id", "name", "description", "slug", "chat_ids", "parent_id"}
     c = Cluster(name="n", description="d", slug="s", chat_ids=["a", "b"], parent_id=None)

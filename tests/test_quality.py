@@ -9,12 +9,11 @@ model: k-means k=150 on all 22,500 reaches NMI 0.900 / AMI 0.888, Kura's k = n/1
 import json
 from collections import Counter
 
-import numpy as np
 import pytest
+from kura_testdata import clinc_slice, shared
 from sklearn.metrics import adjusted_mutual_info_score, homogeneity_score, normalized_mutual_info_score
 
 import kura
-from kura_testdata import clinc_slice, shared
 from kura.types import Conversation, Message
 
 

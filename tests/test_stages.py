@@ -15,10 +15,14 @@ from kura.types import Cluster, Conversation, Message
 
 
 def conv(chat_id, *texts, role="user"):
-    return Conversation(chat_id=chat_id, messages=[Message(role=role if i % 2 == 0 else "assistant", content=t) for i, t in enumerate(texts)])
+    return Conversation(
+        chat_id=chat_id,
+        messages=[Message(role=role if i % 2 == 0 else "assistant", content=t) for i, t in enumerate(texts)],
+    )
 
 
 # -- summarise ---------------------------------------------------------------------------------
+
 
 def test_extractive_summary_skips_greetings_masks_contacts_and_finds_code_languages():
     c = Conversation(
@@ -26,7 +30,10 @@ def test_extractive_summary_skips_greetings_masks_contacts_and_finds_code_langua
         messages=[
             Message(role="user", content="hi!"),
             Message(role="assistant", content="Hello, how can I help?"),
-            Message(role="user", content="Fix my script, mail me at jo.doe@example.com or +44 20 7946 0958:\n```python\nprint(1)\n```"),
+            Message(
+                role="user",
+                content="Fix my script, mail me at jo.doe@example.com or +44 20 7946 0958:\n```python\nprint(1)\n```",
+            ),
             Message(role="assistant", content="```js\nconsole.log(1)\n```"),
         ],
     )
@@ -51,7 +58,9 @@ def test_summarise_stream_records_failures_keeps_order_and_ids():
     failures = []
     out = asyncio.run(summarise_stream([good[0], no_user, *good[1:]], ExtractiveSummariser(), failures=failures))
     assert [s.chat_id for s in out] == ["c0", "c1", "c2", "c3", "c4"]
-    assert failures == [{"id": "bad", "stage": "summarise", "error": "ValueError: the conversation has no user message to summarise"}]
+    assert failures == [
+        {"id": "bad", "stage": "summarise", "error": "ValueError: the conversation has no user message to summarise"}
+    ]
 
 
 def test_identical_conversations_share_cache_but_keep_their_own_ids(tmp_path):
@@ -66,6 +75,7 @@ def test_identical_conversations_share_cache_but_keep_their_own_ids(tmp_path):
 
 
 # -- cluster -----------------------------------------------------------------------------------
+
 
 def blobs(sizes, dim=8, seed=0, spread=0.05):
     rng = np.random.default_rng(seed)
@@ -110,7 +120,10 @@ def test_kura05_cluster_interface():
     items = [{"embedding": v.tolist(), "item": f"s{i}"} for i, v in enumerate(x)]
     groups = KMeansClusterer(5).cluster(items)
     assert sorted(len(v) for v in groups.values()) == [5, 5]
-    assert {frozenset(v) for v in groups.values()} == {frozenset(f"s{i}" for i in range(5)), frozenset(f"s{i}" for i in range(5, 10))}
+    assert {frozenset(v) for v in groups.values()} == {
+        frozenset(f"s{i}" for i in range(5)),
+        frozenset(f"s{i}" for i in range(5, 10)),
+    }
 
 
 def test_groups_put_typical_first_and_take_contrast_from_nearest_cluster():
@@ -123,6 +136,7 @@ def test_groups_put_typical_first_and_take_contrast_from_nearest_cluster():
 
 
 # -- naming ------------------------------------------------------------------------------------
+
 
 def test_distinctive_terms_prefer_what_sets_a_group_apart():
     groups = [
@@ -139,13 +153,16 @@ def test_distinctive_terms_prefer_what_sets_a_group_apart():
 
 def test_a_group_with_nothing_shared_is_named_by_its_typical_request():
     named = DistinctiveTermsNamer().name_groups_sync(
-        [ClusterGroup(chat_ids=["1", "2", "3"], texts=["apples are red", "compile rust code", "tax forms due"]),
-         ClusterGroup(chat_ids=["4", "5", "6"], texts=["flight delayed", "flight cancelled", "flight booking"])]
+        [
+            ClusterGroup(chat_ids=["1", "2", "3"], texts=["apples are red", "compile rust code", "tax forms due"]),
+            ClusterGroup(chat_ids=["4", "5", "6"], texts=["flight delayed", "flight cancelled", "flight booking"]),
+        ]
     )
     assert named[0].name == "apples are red"
 
 
 # -- hierarchy ---------------------------------------------------------------------------------
+
 
 def test_level_sizes_are_geometric_and_end_at_top():
     assert level_sizes(300, 10) == [55, 10]
@@ -206,6 +223,7 @@ def test_cluster_levels_match_kura05():
 
 
 # -- project -----------------------------------------------------------------------------------
+
 
 def test_umap_is_seeded_and_keeps_blobs_apart():
     x, truth = blobs([15, 15], dim=16)

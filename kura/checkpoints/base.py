@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, Optional, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -30,7 +30,7 @@ class BaseCheckpointManager(ABC):
         return self.checkpoint_dir / filename
 
     @abstractmethod
-    def load_checkpoint(self, filename: str, model_class: type[T], **kwargs: Any) -> Optional[list[T]]:
+    def load_checkpoint(self, filename: str, model_class: type[T], **kwargs: Any) -> list[T] | None:
         """The saved items, or None when there is no (or an empty) checkpoint."""
 
     @abstractmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from kura.checkpoints.base import BaseCheckpointManager, T
 from kura.store.run import atomic_write
@@ -11,7 +11,7 @@ from kura.store.run import atomic_write
 class JSONLCheckpointManager(BaseCheckpointManager):
     suffix = ".jsonl"
 
-    def load_checkpoint(self, filename: str, model_class: type[T], **kwargs: Any) -> Optional[list[T]]:
+    def load_checkpoint(self, filename: str, model_class: type[T], **kwargs: Any) -> list[T] | None:
         if not self.enabled:
             return None
         path = self.get_checkpoint_path(filename)

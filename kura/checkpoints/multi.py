@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from kura.checkpoints.base import BaseCheckpointManager, T
 
 
 class MultiCheckpointManager(BaseCheckpointManager):
-    def __init__(self, managers: Sequence[BaseCheckpointManager], *, save_strategy: str = "all_enabled", load_strategy: str = "first_found"):
+    def __init__(
+        self,
+        managers: Sequence[BaseCheckpointManager],
+        *,
+        save_strategy: str = "all_enabled",
+        load_strategy: str = "first_found",
+    ):
         if not managers:
             raise ValueError("MultiCheckpointManager needs at least one checkpoint manager")
         self.managers = list(managers)
@@ -16,7 +23,7 @@ class MultiCheckpointManager(BaseCheckpointManager):
         self.load_strategy = load_strategy
         super().__init__(self.managers[0].checkpoint_dir, enabled=any(m.enabled for m in self.managers))
 
-    def load_checkpoint(self, filename: str, model_class: type[T], **kwargs: Any) -> Optional[list[T]]:
+    def load_checkpoint(self, filename: str, model_class: type[T], **kwargs: Any) -> list[T] | None:
         for manager in self.managers:
             if manager.enabled:
                 data = manager.load_checkpoint(filename, model_class, **kwargs)

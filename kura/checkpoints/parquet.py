@@ -7,7 +7,7 @@ JSON text, and the table's metadata records which, so a load gives back the same
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 from kura.checkpoints.base import BaseCheckpointManager, T
 
@@ -29,7 +29,9 @@ class ParquetCheckpointManager(BaseCheckpointManager):
 
         rows = [item.model_dump(mode="json") for item in data]
         columns = list(rows[0]) if rows else []
-        json_columns = [c for c in columns if not all(isinstance(r.get(c), _SCALARS) or _flat_list(r.get(c)) for r in rows)]
+        json_columns = [
+            c for c in columns if not all(isinstance(r.get(c), _SCALARS) or _flat_list(r.get(c)) for r in rows)
+        ]
         table = pa.table(
             {c: [json.dumps(r.get(c)) if c in json_columns else r.get(c) for r in rows] for c in columns}
         ).replace_schema_metadata({"kura_json_columns": json.dumps(json_columns)})
@@ -38,7 +40,7 @@ class ParquetCheckpointManager(BaseCheckpointManager):
         pq.write_table(table, tmp, compression=self.compression)
         tmp.replace(path)
 
-    def load_checkpoint(self, filename: str, model_class: type[T], **kwargs: Any) -> Optional[list[T]]:
+    def load_checkpoint(self, filename: str, model_class: type[T], **kwargs: Any) -> list[T] | None:
         if not self.enabled:
             return None
         path = self.get_checkpoint_path(filename)
@@ -51,7 +53,9 @@ class ParquetCheckpointManager(BaseCheckpointManager):
         json_columns = set(json.loads(meta.get(b"kura_json_columns", b"[]")))
         rows = table.to_pylist()
         items = [
-            model_class.model_validate({k: json.loads(v) if k in json_columns and v is not None else v for k, v in r.items()})
+            model_class.model_validate(
+                {k: json.loads(v) if k in json_columns and v is not None else v for k, v in r.items()}
+            )
             for r in rows
         ]
         return items or None

@@ -13,7 +13,7 @@ EMBEDDERS = {
 }
 
 
-def get_embedder(spec: "str | Embedder") -> Embedder:
+def get_embedder(spec: str | Embedder) -> Embedder:
     """An embedder from a name like ``minilm`` or ``hashing``, or the instance itself."""
     if isinstance(spec, Embedder):
         return spec

@@ -66,9 +66,7 @@ class MiniLMEmbedder(Embedder):
             options = ort.SessionOptions()
             if self.threads:
                 options.intra_op_num_threads = self.threads
-            self._session = ort.InferenceSession(
-                str(model_path), options, providers=["CPUExecutionProvider"]
-            )
+            self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
             self._tokenizer = tokenizer
 
     def encode(self, texts: list[str]) -> np.ndarray:

@@ -14,10 +14,11 @@ import gzip
 import io
 import json
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Optional, Union
+from typing import IO, Any
 
 from pydantic import ValidationError
 
@@ -36,14 +37,14 @@ class Source:
     path: Path
     name: str
     format: str = "auto"
-    columns: Optional[dict[str, str]] = None
+    columns: dict[str, str] | None = None
     # Named on the command line / in the call (errors stop the load), or found inside a folder
     # (errors are noted and the folder's other files still load).
     explicit: bool = True
     # Kura 0.5's metadata_fn: called with each raw record; what it returns joins the metadata.
-    metadata_fn: Optional[Callable[[dict], dict]] = None
+    metadata_fn: Callable[[dict], dict] | None = None
     # Stands in for the file stem in derived ids (a split of a dataset: "<folder>:<split>").
-    id_prefix: Optional[str] = None
+    id_prefix: str | None = None
 
     @property
     def stem(self) -> str:
@@ -75,7 +76,7 @@ class Problem:
         return f"{self.location}: {self.message}"
 
 
-Item = Union[Loaded, Problem]
+Item = Loaded | Problem
 Parser = Callable[[Any, "RecordContext"], Conversation]
 
 
@@ -144,7 +145,9 @@ def check_text(path: Path, name: str) -> bytes:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"is not UTF-8 text (undecodable byte at offset {exc.start}): save it as UTF-8", path=str(path), location=name
+            f"is not UTF-8 text (undecodable byte at offset {exc.start}): save it as UTF-8",
+            path=str(path),
+            location=name,
         ) from None
     return head
 
@@ -189,7 +192,7 @@ def json_layout(path: Path, name: str) -> str:
     return "object"
 
 
-def iter_records(source: Source) -> Iterator[Union[Record, Problem]]:
+def iter_records(source: Source) -> Iterator[Record | Problem]:
     """Every JSON record of the file with its location; undecodable ones as Problems."""
     layout = json_layout(source.path, source.name)
     if layout == "array":
@@ -200,7 +203,7 @@ def iter_records(source: Source) -> Iterator[Union[Record, Problem]]:
         yield from _object_record(source)
 
 
-def _array_records(source: Source) -> Iterator[Union[Record, Problem]]:
+def _array_records(source: Source) -> Iterator[Record | Problem]:
     count = 0
     try:
         with open_text(source.path, errors="surrogateescape") as f:
@@ -212,10 +215,12 @@ def _array_records(source: Source) -> Iterator[Union[Record, Problem]]:
                     continue
                 yield Record(element.index, location, element.value)
     except (EOFError, zlib.error, gzip.BadGzipFile):
-        yield Problem(f"{source.name} [{count}]", "the compressed file is cut off or damaged here: the rest is not read")
+        yield Problem(
+            f"{source.name} [{count}]", "the compressed file is cut off or damaged here: the rest is not read"
+        )
 
 
-def _line_records(source: Source) -> Iterator[Union[Record, Problem]]:
+def _line_records(source: Source) -> Iterator[Record | Problem]:
     index = 0
     lineno = 0
     try:
@@ -239,20 +244,26 @@ def _line_records(source: Source) -> Iterator[Union[Record, Problem]]:
                 yield Record(index, location, value)
                 index += 1
     except (EOFError, zlib.error, gzip.BadGzipFile):
-        yield Problem(f"{source.name} line {lineno + 1}", "the compressed file is cut off or damaged here: the rest is not read")
+        yield Problem(
+            f"{source.name} line {lineno + 1}", "the compressed file is cut off or damaged here: the rest is not read"
+        )
 
 
-def _object_record(source: Source) -> Iterator[Union[Record, Problem]]:
+def _object_record(source: Source) -> Iterator[Record | Problem]:
     # A single pretty-printed object (one conversation): small by nature, so read it whole.
     try:
         with open_text(source.path) as f:
             value = json.load(f)
     except json.JSONDecodeError as exc:
         raise InputError(
-            f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", path=str(source.path), location=source.name
+            f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            path=str(source.path),
+            location=source.name,
         ) from None
     except UnicodeDecodeError as exc:
-        raise InputError(f"is not UTF-8 text (undecodable byte at offset {exc.start})", path=str(source.path), location=source.name) from None
+        raise InputError(
+            f"is not UTF-8 text (undecodable byte at offset {exc.start})", path=str(source.path), location=source.name
+        ) from None
     yield Record(0, source.name, value)
 
 
@@ -317,7 +328,7 @@ def first_present(record: dict, keys: tuple[str, ...]) -> Any:
     return None
 
 
-def parse_time(value: Any) -> Optional[datetime]:
+def parse_time(value: Any) -> datetime | None:
     """A datetime from ISO 8601 text (``Z`` allowed), unix seconds/milliseconds, or a datetime."""
     if value is None or value == "":
         return None
@@ -348,7 +359,7 @@ def _from_unix(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
-def iso_time(value: Any) -> Optional[str]:
+def iso_time(value: Any) -> str | None:
     """A time for metadata: ISO 8601 text (metadata must stay plain JSON)."""
     parsed = parse_time(value)
     return parsed.isoformat() if parsed else None
@@ -359,11 +370,26 @@ def iso_time(value: Any) -> Optional[str]:
 ROLE_ALIASES: dict[str, Role] = {
     **dict.fromkeys(["user", "human", "prompter", "customer", "client", "person", "you"], "user"),
     **dict.fromkeys(
-        ["assistant", "gpt", "chatgpt", "bing", "bard", "model", "bot", "ai", "claude", "gemini", "agent", "function_call"],
+        [
+            "assistant",
+            "gpt",
+            "chatgpt",
+            "bing",
+            "bard",
+            "model",
+            "bot",
+            "ai",
+            "claude",
+            "gemini",
+            "agent",
+            "function_call",
+        ],
         "assistant",
     ),
     **dict.fromkeys(["system", "developer", "instruction"], "system"),
-    **dict.fromkeys(["tool", "function", "observation", "function_response", "tool_response", "ipython", "tool_result"], "tool"),
+    **dict.fromkeys(
+        ["tool", "function", "observation", "function_response", "tool_response", "ipython", "tool_result"], "tool"
+    ),
 }
 
 
@@ -371,7 +397,9 @@ def normalise_role(value: Any, where: str = "") -> Role:
     role = ROLE_ALIASES.get(str(value).strip().lower()) if isinstance(value, str) else None
     if role is None:
         prefix = f"{where}: " if where else ""
-        raise RecordError(f"{prefix}unknown role {value!r} (known: user, assistant, system, tool and their usual aliases)")
+        raise RecordError(
+            f"{prefix}unknown role {value!r} (known: user, assistant, system, tool and their usual aliases)"
+        )
     return role
 
 

@@ -7,7 +7,7 @@ regenerating an answer adds a sibling branch. What the user saw last is the path
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from kura.io.base import RecordContext, RecordError, iso_time, parse_time, require
 from kura.types.conversation import Conversation, Message, Role
@@ -63,7 +63,7 @@ def parse(record: dict, context: RecordContext) -> Conversation:
     )
 
 
-def _visible_path(mapping: dict, current_node: Optional[str]) -> list[str]:
+def _visible_path(mapping: dict, current_node: str | None) -> list[str]:
     """Node ids from the root to ``current_node``.
 
     Old exports without ``current_node`` fall back to the newest branch: from the root, always the
@@ -83,7 +83,7 @@ def _visible_path(mapping: dict, current_node: Optional[str]) -> list[str]:
             path.append(child)
         return path
     path: list[str] = []
-    node_id: Optional[str] = current_node
+    node_id: str | None = current_node
     while node_id is not None:
         if node_id in path:
             raise RecordError(f"'mapping' has a cycle at node {node_id!r}")
@@ -96,7 +96,7 @@ def _visible_path(mapping: dict, current_node: Optional[str]) -> list[str]:
     return path
 
 
-def _message(raw: dict, node_id: str) -> Optional[Message]:
+def _message(raw: dict, node_id: str) -> Message | None:
     """One node's message, or None when it is hidden, reasoning, or has no text."""
     metadata = raw.get("metadata") or {}
     if metadata.get("is_visually_hidden_from_conversation"):

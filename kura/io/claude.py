@@ -9,9 +9,9 @@ private reasoning and is left out; tool calls and their results are kept as shor
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Optional, Union
 
 from kura.io.base import RecordContext, RecordError, iso_time, normalise_role, parse_time, require
 from kura.types.conversation import Conversation, Message, Role
@@ -25,7 +25,7 @@ def matches(record: dict) -> bool:
 
 
 def load_claude_export(
-    path: Union[str, Path],
+    path: str | Path,
     metadata_fn: Callable[[dict], dict] = lambda x: {},
 ) -> list[Conversation]:
     """Read a Claude.ai ``conversations.json`` (Kura 0.5's ``from_claude_conversation_dump``).
@@ -40,7 +40,7 @@ def load_claude_export(
 
 def parse(record: dict, context: RecordContext) -> Conversation:
     chat_messages = require(record, "chat_messages", list)
-    turns: list[tuple[Optional[datetime], int, Message]] = []
+    turns: list[tuple[datetime | None, int, Message]] = []
     for number, raw in enumerate(chat_messages, start=1):
         if not isinstance(raw, dict):
             raise RecordError(f"message {number} is not an object")

@@ -4,7 +4,7 @@ separates tables (``.csv``, ``.tsv``, ``.parquet``) from JSON."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 from kura.errors import InputError
 from kura.io import hf, tabular
@@ -27,7 +27,7 @@ FORMATS: dict[str, str] = {
 SUFFIXES = {".json": "json", ".jsonl": "json", ".ndjson": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet"}
 
 
-def file_kind(path: Path) -> Optional[str]:
+def file_kind(path: Path) -> str | None:
     """``json``, ``csv`` or ``parquet`` from the name (``.gz`` looked through), else None."""
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] == ".gz":
@@ -41,7 +41,7 @@ def format_names() -> str:
     return ", ".join(FORMATS)
 
 
-def detect_format(path: Union[str, Path]) -> str:
+def detect_format(path: str | Path) -> str:
     """The format name of a file or folder, judged from its content (see the module docstring)."""
     return detect_source(Source(path=Path(path), name=Path(path).name))
 
@@ -52,7 +52,11 @@ def detect_source(source: Source) -> str:
     if path.is_dir():
         if hf.is_hf_dataset_dir(path):
             return hf.NAME
-        raise InputError("is a folder, not a Hugging Face dataset folder (no dataset_dict.json or state.json)", path=str(path), location=source.name)
+        raise InputError(
+            "is a folder, not a Hugging Face dataset folder (no dataset_dict.json or state.json)",
+            path=str(path),
+            location=source.name,
+        )
     if not path.exists():
         raise InputError("no such file or folder", path=str(path), location=source.name)
     kind = file_kind(path)
@@ -77,7 +81,9 @@ def _first_record(source: Source) -> Any:
         if len(problems) == 5:
             break
     if problems:
-        raise InputError(f"no readable record at the start ({problems[0]})", path=str(source.path), location=source.name)
+        raise InputError(
+            f"no readable record at the start ({problems[0]})", path=str(source.path), location=source.name
+        )
     raise InputError("holds no records (an empty JSON array)", path=str(source.path), location=source.name)
 
 

@@ -8,12 +8,13 @@ Rows are read like table rows: as records when they look like one (``messages``,
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterable, Iterator, Optional, Union
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -29,7 +30,8 @@ DESCRIPTION = "Hugging Face dataset folder (save_to_disk, Dataset or DatasetDict
 def is_hf_dataset_dir(path: Path) -> bool:
     """A folder written by ``save_to_disk``: ``dataset_dict.json`` (DatasetDict) or ``state.json`` (Dataset)."""
     return path.is_dir() and (
-        (path / "dataset_dict.json").is_file() or ((path / "state.json").is_file() and (path / "dataset_info.json").is_file())
+        (path / "dataset_dict.json").is_file()
+        or ((path / "state.json").is_file() and (path / "dataset_info.json").is_file())
     )
 
 
@@ -46,7 +48,9 @@ def _load_from_disk(path: Path, name: str) -> Any:
     try:
         return datasets.load_from_disk(str(path))
     except Exception as exc:  # datasets raises several kinds for a folder it cannot use
-        raise InputError(f"cannot be read as a Hugging Face dataset folder ({exc})", path=str(path), location=name) from None
+        raise InputError(
+            f"cannot be read as a Hugging Face dataset folder ({exc})", path=str(path), location=name
+        ) from None
 
 
 def read(source: Source) -> Iterator[Item]:
@@ -67,7 +71,7 @@ def read(source: Source) -> Iterator[Item]:
 def load_hf_dataset(
     dataset_name: str,
     split: str = "train",
-    max_conversations: Optional[int] = None,
+    max_conversations: int | None = None,
     chat_id_fn: Callable[[dict], Any] = lambda x: x["chat_id"],
     created_at_fn: Callable[[dict], Any] = lambda x: x["created_at"],
     messages_fn: Callable[[dict], Any] = lambda x: x["messages"],
@@ -84,16 +88,24 @@ def load_hf_dataset(
         loaded = _load_from_disk(Path(dataset_name), dataset_name)
         if isinstance(loaded, _datasets().DatasetDict):
             if split not in loaded:
-                raise InputError(f"has no split {split!r}; its splits are: {', '.join(loaded)}", path=dataset_name, location=dataset_name)
+                raise InputError(
+                    f"has no split {split!r}; its splits are: {', '.join(loaded)}",
+                    path=dataset_name,
+                    location=dataset_name,
+                )
             loaded = loaded[split]
         rows = loaded if max_conversations is None else islice(loaded, max_conversations)
     elif dataset_name.startswith((".", "/", "~")) or Path(dataset_name).exists():
-        raise InputError("is not a folder written by save_to_disk (no such folder)", path=dataset_name, location=dataset_name)
+        raise InputError(
+            "is not a folder written by save_to_disk (no such folder)", path=dataset_name, location=dataset_name
+        )
     else:
         try:
             stream = _datasets().load_dataset(dataset_name, split=split, streaming=True)
         except Exception as exc:  # offline, unknown name, missing split: datasets' message says which
-            raise InputError(f"cannot load the Hugging Face dataset {dataset_name!r} ({exc})", path=dataset_name) from None
+            raise InputError(
+                f"cannot load the Hugging Face dataset {dataset_name!r} ({exc})", path=dataset_name
+            ) from None
         rows = stream.take(max_conversations) if max_conversations is not None else stream
     return [
         _conversation(row, f"{dataset_name} [{index}]", chat_id_fn, created_at_fn, messages_fn, metadata_fn)
@@ -111,13 +123,14 @@ def _conversation(
 ) -> Conversation:
     try:
         chat_id = chat_id_fn(row)
-        created_at: Union[str, datetime, None] = created_at_fn(row)
+        created_at: str | datetime | None = created_at_fn(row)
         messages = [m.model_dump() if isinstance(m, Message) else m for m in messages_fn(row)]
         metadata = metadata_fn(row)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         columns = ", ".join(repr(k) for k in row) if isinstance(row, dict) else "?"
         raise InputError(
-            f"a *_fn could not read the row ({type(exc).__name__}: {exc}); the row's columns are: {columns}", location=location
+            f"a *_fn could not read the row ({type(exc).__name__}: {exc}); the row's columns are: {columns}",
+            location=location,
         ) from None
     try:
         return Conversation(chat_id=str(chat_id), created_at=created_at, messages=messages, metadata=metadata)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator, TextIO, Union
+from typing import Any, TextIO
 
 CHUNK_CHARS = 1 << 20
 
@@ -43,7 +44,7 @@ class Broken:
     fatal: bool
 
 
-def iter_json_array(stream: TextIO, *, chunk_chars: int = CHUNK_CHARS) -> Iterator[Union[Element, Broken]]:
+def iter_json_array(stream: TextIO, *, chunk_chars: int = CHUNK_CHARS) -> Iterator[Element | Broken]:
     """Yield each element of the JSON array in ``stream`` (a text stream), decoding as it reads.
 
     Open the stream with ``errors="surrogateescape"``: an element holding bytes that are not UTF-8
@@ -99,12 +100,14 @@ class _ArrayReader:
             if not self.fill():
                 return False
 
-    def elements(self) -> Iterator[Union[Element, Broken]]:
+    def elements(self) -> Iterator[Element | Broken]:
         if not self.skip_whitespace():
             yield Broken(0, self.offset(self.pos), "the file is empty", fatal=True)
             return
         if self.buf[self.pos] != "[":
-            yield Broken(0, self.offset(self.pos), f"expected a JSON array ('['), found {self.buf[self.pos]!r}", fatal=True)
+            yield Broken(
+                0, self.offset(self.pos), f"expected a JSON array ('['), found {self.buf[self.pos]!r}", fatal=True
+            )
             return
         self.pos += 1
         index = 0
@@ -146,7 +149,7 @@ class _ArrayReader:
         if self.skip_whitespace():
             yield Broken(index, self.offset(self.pos), "unexpected data after the closing ']' (ignored)", fatal=True)
 
-    def _decode(self, index: int) -> Union[Element, Broken]:
+    def _decode(self, index: int) -> Element | Broken:
         while True:
             if self.buf[self.pos] not in '[{"' and not _SCALAR_END.search(self.buf, self.pos) and self.fill():
                 continue  # a number or literal at the edge of the buffer may go on ("12" of "123.5")
@@ -170,7 +173,9 @@ class _ArrayReader:
                 start_bytes = self.offset(self.pos)
                 where = self.offset(exc.pos) - start_bytes
                 self.pos = end_of_value
-                return Broken(index, start_bytes, f"not valid JSON: {exc.msg} ({where} bytes into the element)", fatal=False)
+                return Broken(
+                    index, start_bytes, f"not valid JSON: {exc.msg} ({where} bytes into the element)", fatal=False
+                )
             start_bytes = self.offset(self.pos)
             undecoded = _UNDECODED.search(self.buf, self.pos, end)
             self.pos = end
@@ -179,7 +184,7 @@ class _ArrayReader:
             return Element(index, start_bytes, value)
 
 
-def _value_end(text: str, pos: int) -> Union[int, None]:
+def _value_end(text: str, pos: int) -> int | None:
     """Where the JSON value starting at ``pos`` ends, judged by brackets and strings only.
 
     None means the value is not finished in ``text``. The value may still be invalid inside;
@@ -219,7 +224,7 @@ def _value_end(text: str, pos: int) -> Union[int, None]:
                 return i
 
 
-def _string_end(text: str, start: int) -> Union[int, None]:
+def _string_end(text: str, start: int) -> int | None:
     """Just past the quote that closes the string whose text begins at ``start``; None if unclosed.
 
     ``str.find`` runs at memory speed, where a regular expression would crawl through a long string.

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
 from kura.errors import InputError
 from kura.io import hf, tabular
@@ -23,17 +23,17 @@ from kura.types.conversation import Conversation
 
 logger = logging.getLogger("kura.io")
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 Reader = Callable[[Source], Iterator[Item]]
 
 
 def iter_conversations(
-    paths: Union[PathLike, Sequence[PathLike]],
+    paths: PathLike | Sequence[PathLike],
     *,
     format: str = "auto",
     strict: bool = False,
-    report: Optional[LoadReport] = None,
-    columns: Optional[dict[str, str]] = None,
+    report: LoadReport | None = None,
+    columns: dict[str, str] | None = None,
 ) -> Iterator[Conversation]:
     """Yield the conversations of ``paths`` (files, or folders read recursively in sorted order).
 
@@ -48,12 +48,12 @@ def iter_conversations(
 
 
 def load_conversations(
-    paths: Union[PathLike, Sequence[PathLike]],
+    paths: PathLike | Sequence[PathLike],
     *,
     format: str = "auto",
     strict: bool = False,
-    report: Optional[LoadReport] = None,
-    columns: Optional[dict[str, str]] = None,
+    report: LoadReport | None = None,
+    columns: dict[str, str] | None = None,
 ) -> list[Conversation]:
     """All conversations of ``paths`` as a list (see :func:`iter_conversations`)."""
     return list(iter_conversations(paths, format=format, strict=strict, report=report, columns=columns))
@@ -73,11 +73,15 @@ def load_with_metadata_fn(path: PathLike, *, format: str, metadata_fn: Callable[
 # Paths -> sources
 
 
-def resolve_sources(paths: Union[PathLike, Sequence[PathLike]], *, format: str, columns: Optional[dict[str, str]]) -> list[Source]:
+def resolve_sources(
+    paths: PathLike | Sequence[PathLike], *, format: str, columns: dict[str, str] | None
+) -> list[Source]:
     items = [paths] if isinstance(paths, (str, Path)) else list(paths)
     if format != "auto" and format not in FORMATS:
         where = str(items[0]) if items else None
-        raise InputError(f"format {format!r} is unknown: use auto or one of {format_names()}", path=where, location=where)
+        raise InputError(
+            f"format {format!r} is unknown: use auto or one of {format_names()}", path=where, location=where
+        )
     sources: list[Source] = []
     for item in items:
         path = Path(item).expanduser()
@@ -94,7 +98,8 @@ def resolve_sources(paths: Union[PathLike, Sequence[PathLike]], *, format: str, 
                     location=shown,
                 )
             sources.extend(
-                Source(path=p, name=str(p.relative_to(path)), format=format, columns=columns, explicit=False) for p in found
+                Source(path=p, name=str(p.relative_to(path)), format=format, columns=columns, explicit=False)
+                for p in found
             )
         else:
             sources.append(Source(path=path, name=path.name or shown, format=format, columns=columns))
@@ -106,7 +111,9 @@ def _walk(folder: Path) -> Iterator[Path]:
     try:
         entries = sorted(folder.iterdir(), key=lambda p: p.name)
     except OSError as exc:
-        raise InputError(f"cannot list the folder: {exc.strerror or exc}", path=str(folder), location=str(folder)) from None
+        raise InputError(
+            f"cannot list the folder: {exc.strerror or exc}", path=str(folder), location=str(folder)
+        ) from None
     for entry in entries:
         if entry.name.startswith("."):
             continue
@@ -159,7 +166,7 @@ def _read(sources: Iterable[Source], *, strict: bool, report: LoadReport) -> Ite
         raise InputError(f"none of the {len(sources)} files could be read; the first: {first.name}: {first.error}")
 
 
-def _read_source(source: Source, entry: FileReport, ids: "_IdRegistry", strict: bool) -> Iterator[Conversation]:
+def _read_source(source: Source, entry: FileReport, ids: _IdRegistry, strict: bool) -> Iterator[Conversation]:
     try:
         fmt = detect_source(source) if source.format == "auto" else source.format
         entry.format = fmt
@@ -175,7 +182,9 @@ def _read_source(source: Source, entry: FileReport, ids: "_IdRegistry", strict: 
                 entry.loaded += 1
                 yield conversation
     except OSError as exc:  # permission denied, a file removed while reading...
-        raise InputError(f"cannot be read: {exc.strerror or exc}", path=str(source.path), location=source.name) from None
+        raise InputError(
+            f"cannot be read: {exc.strerror or exc}", path=str(source.path), location=source.name
+        ) from None
 
 
 class _IdRegistry:
@@ -184,7 +193,7 @@ class _IdRegistry:
     def __init__(self) -> None:
         self.seen: dict[str, bytes] = {}
 
-    def admit(self, conversation: Conversation, location: str, entry: FileReport) -> Optional[Conversation]:
+    def admit(self, conversation: Conversation, location: str, entry: FileReport) -> Conversation | None:
         digest = _digest(conversation)
         chat_id = conversation.chat_id
         previous = self.seen.get(chat_id)
@@ -200,7 +209,9 @@ class _IdRegistry:
         new_id = f"{chat_id}#{number}"
         self.seen[new_id] = digest
         entry.renamed += 1
-        entry.note(f"{location}: chat_id {chat_id!r} was already used by a different conversation: renamed to {new_id!r}")
+        entry.note(
+            f"{location}: chat_id {chat_id!r} was already used by a different conversation: renamed to {new_id!r}"
+        )
         metadata = {**conversation.metadata, "original_chat_id": chat_id}
         return conversation.model_copy(update={"chat_id": new_id, "metadata": metadata})
 

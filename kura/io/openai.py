@@ -20,7 +20,15 @@ DESCRIPTION = "OpenAI-style messages JSON/JSONL: {messages: [{role, content}]}, 
 _ID_KEYS = ("id", "conversation_id", "chat_id")
 _TIME_KEYS = ("created_at", "created", "timestamp", "create_time")
 _KNOWN = {*_ID_KEYS, *_TIME_KEYS, "messages"}
-_MEDIA = {"image_url": "[image]", "input_image": "[image]", "image": "[image]", "input_audio": "[audio]", "audio": "[audio]", "file": "[file]", "input_file": "[file]"}
+_MEDIA = {
+    "image_url": "[image]",
+    "input_image": "[image]",
+    "image": "[image]",
+    "input_audio": "[audio]",
+    "audio": "[audio]",
+    "file": "[file]",
+    "input_file": "[file]",
+}
 
 
 def matches(record: dict) -> bool:

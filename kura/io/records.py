@@ -7,7 +7,7 @@ dump is an OpenAI-style record that also has ``chat_id``.
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any, Optional
+from typing import Any
 
 from kura.io import chatgpt, claude, hh_rlhf, kura_dump, openai, sharegpt
 
@@ -16,7 +16,7 @@ RECORD_FORMATS: dict[str, ModuleType] = {
 }
 
 
-def match_record(record: Any) -> Optional[str]:
+def match_record(record: Any) -> str | None:
     """The name of the record format that ``record`` looks like, or None."""
     if not isinstance(record, dict):
         return None

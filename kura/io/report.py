@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 MAX_ISSUES = 20  # kept per file; all are counted
 
@@ -20,7 +20,7 @@ class FileReport:
     issue_count: int = 0
     issues: list[str] = field(default_factory=list)
     # Set when the file could not be read at all (only for files found inside a folder).
-    error: Optional[str] = None
+    error: str | None = None
 
     def note(self, message: str) -> None:
         self.issue_count += 1

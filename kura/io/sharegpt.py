@@ -20,7 +20,9 @@ _KNOWN = {*_ID_KEYS, "conversations", "created_at"}
 
 def matches(record: dict) -> bool:
     turns = record.get("conversations")
-    return isinstance(turns, list) and (not turns or (isinstance(turns[0], dict) and ("from" in turns[0] or "role" in turns[0])))
+    return isinstance(turns, list) and (
+        not turns or (isinstance(turns[0], dict) and ("from" in turns[0] or "role" in turns[0]))
+    )
 
 
 def parse(record: dict, context: RecordContext) -> Conversation:

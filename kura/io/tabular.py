@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import re
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any
 
 from kura.errors import ConfigError, InputError
 from kura.io.base import (
@@ -67,12 +68,12 @@ def parse_column_map(text: str) -> dict[str, str]:
 @dataclass(frozen=True)
 class ColumnMap:
     content: str
-    id: Optional[str] = None
-    role: Optional[str] = None
-    created_at: Optional[str] = None
+    id: str | None = None
+    role: str | None = None
+    created_at: str | None = None
 
 
-def resolve_columns(names: list[str], mapping: Optional[dict[str, str]], source: Source) -> ColumnMap:
+def resolve_columns(names: list[str], mapping: dict[str, str] | None, source: Source) -> ColumnMap:
     """The columns to use: those mapped, the rest guessed by name; InputError listing the columns."""
     mapping = dict(mapping or {})
     unknown = set(mapping) - set(COLUMN_KEYS)
@@ -81,14 +82,18 @@ def resolve_columns(names: list[str], mapping: Optional[dict[str, str]], source:
     by_lower = {name.lower(): name for name in names}
     listed = ", ".join(repr(n) for n in names)
 
-    def pick(key: str) -> Optional[str]:
+    def pick(key: str) -> str | None:
         if key in mapping:
             wanted = mapping[key]
             if not wanted:
                 return None
             found = wanted if wanted in names else by_lower.get(wanted.lower())
             if found is None:
-                raise InputError(f"has no column {wanted!r} (given for {key}); its columns are: {listed}", path=str(source.path), location=source.name)
+                raise InputError(
+                    f"has no column {wanted!r} (given for {key}); its columns are: {listed}",
+                    path=str(source.path),
+                    location=source.name,
+                )
             return found
         return next((by_lower[c] for c in GUESSES[key] if c in by_lower), None)
 
@@ -139,7 +144,7 @@ def _text(value: Any) -> str:
     return "" if value is None else value if isinstance(value, str) else str(plain(value))
 
 
-def _time(values: dict, column: Optional[str]) -> Optional[datetime]:
+def _time(values: dict, column: str | None) -> datetime | None:
     if not column:
         return None
     try:
@@ -237,7 +242,12 @@ def read_csv(source: Source) -> Iterator[Item]:
                     index += 1
             except csv.Error as exc:
                 # Rows before the damage are kept, as for a cut-off JSON file.
-                damage.append(Problem(f"{source.name} line {reader.line_num + 1}", f"cannot be read from here on ({exc}): the rest is not read"))
+                damage.append(
+                    Problem(
+                        f"{source.name} line {reader.line_num + 1}",
+                        f"cannot be read from here on ({exc}): the rest is not read",
+                    )
+                )
 
         # Problems are gathered while rows are read and reported after them (read_rows yields
         # conversations, not rows); the count and the locations are what matter.
@@ -265,7 +275,9 @@ def read_parquet(source: Source) -> Iterator[Item]:
     try:
         table = pq.ParquetFile(source.path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"is not a readable Parquet file ({exc})", path=str(source.path), location=source.name) from None
+        raise InputError(
+            f"is not a readable Parquet file ({exc})", path=str(source.path), location=source.name
+        ) from None
     names = list(table.schema_arrow.names)
 
     def rows() -> Iterator[Row]:

@@ -26,7 +26,11 @@ class AnthropicLLM(KeyedRESTLLM):
     ) -> Completion:
         headers = {"x-api-key": self._key(), "anthropic-version": API_VERSION}
         system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
-        tool = {"name": "answer", "description": f"Record the answer as a {schema.name}.", "input_schema": inline_refs(schema.schema)}
+        tool = {
+            "name": "answer",
+            "description": f"Record the answer as a {schema.name}.",
+            "input_schema": inline_refs(schema.schema),
+        }
         body: dict[str, Any] = {
             "model": self.model,
             "max_tokens": max_tokens,

@@ -1,16 +1,16 @@
 """Azure OpenAI: OpenAI's API behind a deployment URL, with Kura 0.5's environment variables.
 
-    USE_AZURE_OPENAI=true            route openai/... model strings here
-    AZURE_OPENAI_ENDPOINT            https://<resource>.openai.azure.com
-    AZURE_OPENAI_API_KEY             the key
-    AZURE_OPENAI_API_VERSION         defaults to 2024-10-21 (structured outputs)
-    AZURE_OPENAI_DEPLOYMENT_NAME     the chat deployment (else the model name is used)
-    AZURE_EMBEDDING_DEPLOYMENT_NAME  the embedding deployment (embeddings.py)
+USE_AZURE_OPENAI=true            route openai/... model strings here
+AZURE_OPENAI_ENDPOINT            https://<resource>.openai.azure.com
+AZURE_OPENAI_API_KEY             the key
+AZURE_OPENAI_API_VERSION         defaults to 2024-10-21 (structured outputs)
+AZURE_OPENAI_DEPLOYMENT_NAME     the chat deployment (else the model name is used)
+AZURE_EMBEDDING_DEPLOYMENT_NAME  the embedding deployment (embeddings.py)
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from kura.llm.config import env, require_env
 from kura.llm.openai import OpenAICompatibleLLM
@@ -23,13 +23,15 @@ class AzureOpenAILLM(OpenAICompatibleLLM):
         self,
         model: str,
         *,
-        deployment: Optional[str] = None,
-        endpoint: Optional[str] = None,
-        api_key: Optional[str] = None,
-        api_version: Optional[str] = None,
+        deployment: str | None = None,
+        endpoint: str | None = None,
+        api_key: str | None = None,
+        api_version: str | None = None,
         **options: Any,
     ):
-        super().__init__(model, api_key=api_key, api_key_env="AZURE_OPENAI_API_KEY", provider="azure", key_required=True, **options)
+        super().__init__(
+            model, api_key=api_key, api_key_env="AZURE_OPENAI_API_KEY", provider="azure", key_required=True, **options
+        )
         self.deployment = deployment
         self.endpoint_url = endpoint
         self.api_version = api_version

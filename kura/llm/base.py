@@ -21,7 +21,7 @@ import random
 import weakref
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Optional, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -68,14 +68,14 @@ class LLM(ABC):
     provider: str = "llm"
     #: The model's context window in tokens when it is small enough to matter (local models);
     #: prompts are cut to fit it.
-    context_tokens: Optional[int] = None
+    context_tokens: int | None = None
 
     def __init__(
         self,
         model: str,
         *,
         max_concurrency: int = 50,
-        retry: Optional[RetryPolicy] = None,
+        retry: RetryPolicy | None = None,
         validation_retries: int = 2,
         breaker: int = 50,
     ):
@@ -87,8 +87,10 @@ class LLM(ABC):
         #: items fail fast, are recorded, and the next run retries them.
         self.breaker = breaker
         self.usage = UsageMeter()
-        self._cache: Optional[ItemCache] = None
-        self._limits: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
+        self._cache: ItemCache | None = None
+        self._limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
         self._connect_failures = 0
         self._rng = random.Random()
 
@@ -109,19 +111,19 @@ class LLM(ABC):
         """Everything about the backend that changes its answers: part of every cache key."""
         return self.name
 
-    def secrets(self) -> list[Optional[str]]:
+    def secrets(self) -> list[str | None]:
         """Values that must never appear in an error message (API keys)."""
         return []
 
-    def check(self) -> None:
+    def check(self) -> None:  # noqa: B027  (an optional hook, not abstract)
         """Raise ``ConfigError`` now if a key or package is missing (no request is made), so a
         run stops with one clear line instead of failing every item the same way."""
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027  (an optional hook, not abstract)
         """Release connections; the object stays usable."""
 
     # -- the common machinery -------------------------------------------------------------------
-    def use_cache(self, cache: Optional[ItemCache]) -> None:
+    def use_cache(self, cache: ItemCache | None) -> None:
         """Cache answers in ``cache`` (a run directory's), or stop caching with ``None``."""
         self._cache = cache
 
@@ -133,7 +135,7 @@ class LLM(ABC):
         stage: str = "llm",
         temperature: float = 0.2,
         max_tokens: int = 1024,
-        schema: Optional[dict[str, Any]] = None,
+        schema: dict[str, Any] | None = None,
         use_cache: bool = True,
     ) -> M:
         """A validated ``response_model`` instance for ``messages``.
@@ -191,7 +193,10 @@ class LLM(ABC):
             conversation = [
                 *messages,
                 {"role": "assistant", "content": completion.text[:4000]},
-                {"role": "user", "content": f"That reply is invalid: {problem}. Reply again with only the corrected JSON object."},
+                {
+                    "role": "user",
+                    "content": f"That reply is invalid: {problem}. Reply again with only the corrected JSON object.",
+                },
             ]
         raise InvalidOutputError(
             f"{self.name}: no valid {response_model.__name__} after {self.validation_retries + 1} answers: {problem}",
@@ -216,7 +221,7 @@ class LLM(ABC):
         def on_retry(_: ProviderError) -> None:
             self.usage.stage(stage).retries += 1
 
-        def give_up() -> Optional[str]:
+        def give_up() -> str | None:
             if self._connect_failures >= self.breaker:
                 return f"{self._connect_failures} connection failures in a row: the server looks down"
             return None

@@ -29,7 +29,8 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from typing import Annotated, Any, Literal, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import AfterValidator, BaseModel, Field, create_model
@@ -51,7 +52,9 @@ Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(check_
 
 
 class CategoryNames(BaseModel):
-    names: list[Name] = Field(min_length=1, description="Category names, each an imperative sentence of at most ten words")
+    names: list[Name] = Field(
+        min_length=1, description="Category names, each an imperative sentence of at most ten words"
+    )
 
 
 class ClioHierarchy(HierarchyBuilder):
@@ -59,10 +62,10 @@ class ClioHierarchy(HierarchyBuilder):
 
     def __init__(
         self,
-        llm: Union[str, LLM] = "openai/gpt-4o-mini",
+        llm: str | LLM = "openai/gpt-4o-mini",
         *,
-        top_clusters: Optional[int] = None,
-        levels: Optional[int] = None,
+        top_clusters: int | None = None,
+        levels: int | None = None,
         seed: int = 0,
         neighbourhood_size: int = 40,
         candidates_factor: float = 1.5,
@@ -87,8 +90,13 @@ class ClioHierarchy(HierarchyBuilder):
     @property
     def name(self) -> str:
         settings = content_key(
-            self.neighbourhood_size, self.candidates_factor, self.assign_batch, self.dedup_chunk,
-            self.max_children_shown, self.temperature, self.max_output_tokens,
+            self.neighbourhood_size,
+            self.candidates_factor,
+            self.assign_batch,
+            self.dedup_chunk,
+            self.max_children_shown,
+            self.temperature,
+            self.max_output_tokens,
         )
         return f"clio-hierarchy:v2:{self.llm.identity}:top{self.top_clusters}:levels{self.levels}:seed{self.seed}:{settings[:16]}"
 
@@ -117,8 +125,12 @@ class ClioHierarchy(HierarchyBuilder):
                 assert named is not None
                 chat_ids = [i for j in idx for i in current[j].chat_ids]
                 parent = Cluster(
-                    id=cluster_id(depth, chat_ids), name=named.name, description=named.summary, slug=named.slug,
-                    chat_ids=chat_ids, parent_id=None,
+                    id=cluster_id(depth, chat_ids),
+                    name=named.name,
+                    description=named.summary,
+                    slug=named.slug,
+                    chat_ids=chat_ids,
+                    parent_id=None,
                 )
                 everything[parent.id] = parent
                 for j in idx:
@@ -141,7 +153,10 @@ class ClioHierarchy(HierarchyBuilder):
         shown = [describe(c.name, c.description) for c in current]
 
         proposals = await asyncio.gather(
-            *(self._propose(depth, h, [shown[i] for i in idx], self._desired(len(idx), n, size)) for h, idx in enumerate(hood_members))
+            *(
+                self._propose(depth, h, [shown[i] for i in idx], self._desired(len(idx), n, size))
+                for h, idx in enumerate(hood_members)
+            )
         )
         candidates = await self._deduplicate(depth, [names for names in proposals if names], size)
         if not candidates:  # every proposal failed: group by vectors; names still come from the model
@@ -149,7 +164,9 @@ class ClioHierarchy(HierarchyBuilder):
 
         order = [int(i) for idx in hood_members for i in idx]  # related children share a request
         batches = [order[s : s + self.assign_batch] for s in range(0, n, self.assign_batch)]
-        answers = await asyncio.gather(*(self._assign(depth, b, batch, current, shown, candidates) for b, batch in enumerate(batches)))
+        answers = await asyncio.gather(
+            *(self._assign(depth, b, batch, current, shown, candidates) for b, batch in enumerate(batches))
+        )
         labels = np.full(n, -1, dtype=np.int64)
         for batch, answer in zip(batches, answers):
             if answer is not None:
@@ -166,7 +183,9 @@ class ClioHierarchy(HierarchyBuilder):
         try:
             answer = await self._ask(candidates_messages(clusters, desired), CategoryNames, max_items=desired)
         except Exception as exc:
-            self.failures.append({"id": f"level {depth} neighbourhood {hood}", "stage": STAGE, "error": describe_error(exc)})
+            self.failures.append(
+                {"id": f"level {depth} neighbourhood {hood}", "stage": STAGE, "error": describe_error(exc)}
+            )
             return []
         return _clean_names(answer.names)[:desired]
 
@@ -179,10 +198,14 @@ class ClioHierarchy(HierarchyBuilder):
 
         async def merge(c: int) -> list[str]:
             try:
-                answer = await self._ask(deduplicate_messages(chunks[c], targets[c]), CategoryNames, max_items=targets[c])
+                answer = await self._ask(
+                    deduplicate_messages(chunks[c], targets[c]), CategoryNames, max_items=targets[c]
+                )
                 return _clean_names(answer.names)[: targets[c]]
             except Exception as exc:
-                self.failures.append({"id": f"level {depth} de-duplication {c}", "stage": STAGE, "error": describe_error(exc)})
+                self.failures.append(
+                    {"id": f"level {depth} de-duplication {c}", "stage": STAGE, "error": describe_error(exc)}
+                )
                 # Stand-in: a few names from every neighbourhood, round-robin.
                 return _unique(interleave(proposals))[: targets[c]] if len(chunks) == 1 else chunks[c][: targets[c]]
 
@@ -190,8 +213,14 @@ class ClioHierarchy(HierarchyBuilder):
         return _unique([name for names in merged for name in names])[:size]
 
     async def _assign(
-        self, depth: int, batch_no: int, batch: list[int], current: list[Cluster], shown: list[str], candidates: list[str]
-    ) -> Optional[list[int]]:
+        self,
+        depth: int,
+        batch_no: int,
+        batch: list[int],
+        current: list[Cluster],
+        shown: list[str],
+        candidates: list[str],
+    ) -> list[int] | None:
         if len(candidates) == 1:
             return [0] * len(batch)  # nothing to choose: no request
         # A shuffled candidate order per request (seeded, so a re-run sends the same prompt and
@@ -208,23 +237,34 @@ class ClioHierarchy(HierarchyBuilder):
             ),
         )
         try:
-            answer: Any = await self._ask(assign_messages([candidates[o] for o in order], [shown[i] for i in batch]), answer_model)
+            answer: Any = await self._ask(
+                assign_messages([candidates[o] for o in order], [shown[i] for i in batch]), answer_model
+            )
         except Exception as exc:
             for i in batch:
-                self.failures.append({"id": current[i].id, "stage": STAGE, "error": f"assignment at level {depth}: {describe_error(exc)}"})
+                self.failures.append(
+                    {
+                        "id": current[i].id,
+                        "stage": STAGE,
+                        "error": f"assignment at level {depth}: {describe_error(exc)}",
+                    }
+                )
             return None
         return [order[choice - 1] for choice in answer.categories]
 
     # -- names for the parents -------------------------------------------------------------------
     async def _rename(
         self, depth: int, current: list[Cluster], members: list[np.ndarray], texts: list[list[str]]
-    ) -> list[Optional[GeneratedCluster]]:
-        async def one(idx: np.ndarray) -> Union[GeneratedCluster, Exception, None]:
+    ) -> list[GeneratedCluster | None]:
+        async def one(idx: np.ndarray) -> GeneratedCluster | Exception | None:
             if len(idx) < 2:
                 return None
             children = sorted(idx, key=lambda j: -len(current[j].chat_ids))[: self.max_children_shown]
             try:
-                named = await self._ask(rename_messages([describe(current[j].name, current[j].description) for j in children]), ModelClusterName)
+                named = await self._ask(
+                    rename_messages([describe(current[j].name, current[j].description) for j in children]),
+                    ModelClusterName,
+                )
             except Exception as exc:
                 return exc
             return tidy(named)
@@ -242,11 +282,17 @@ class ClioHierarchy(HierarchyBuilder):
             ]
             offline = DistinctiveTermsNamer().name_groups_sync(groups)
             for g in failed:
-                self.failures.append({"id": cluster_id(depth, groups[g].chat_ids), "stage": STAGE, "error": f"renaming: {describe_error(answers[g])}"})  # type: ignore[arg-type]
+                self.failures.append(
+                    {
+                        "id": cluster_id(depth, groups[g].chat_ids),
+                        "stage": STAGE,
+                        "error": f"renaming: {describe_error(answers[g])}",
+                    }
+                )  # type: ignore[arg-type]
                 answers[g] = offline[g]
         return answers  # type: ignore[return-value]
 
-    async def _ask(self, messages: list[dict[str, str]], model: type[BaseModel], max_items: Optional[int] = None) -> Any:
+    async def _ask(self, messages: list[dict[str, str]], model: type[BaseModel], max_items: int | None = None) -> Any:
         # ``max_items`` caps the number of names a constrained decoder may produce.
         schema = cap_lengths(response_schema(model), max_length=300, max_items=max_items or 50)
         return await self.llm.generate(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
 
 from kura.errors import ConfigError
 
@@ -34,7 +33,7 @@ def load_dotenv(path: str | Path = ".env") -> None:
         os.environ.setdefault(key, value)
 
 
-def env(name: str) -> Optional[str]:
+def env(name: str) -> str | None:
     load_dotenv()
     value = os.environ.get(name)
     return value if value else None

@@ -9,8 +9,8 @@ models cost nothing.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
 
 from kura.llm.base import estimate_tokens
 from kura.llm.usage import StageUsage, UsageMeter
@@ -43,7 +43,7 @@ PRICES: dict[str, tuple[float, float]] = {
 FREE_PROVIDERS = {"local", "fake"}
 
 
-def price(model_name: str) -> Optional[tuple[float, float]]:
+def price(model_name: str) -> tuple[float, float] | None:
     """(input, output) USD per million tokens for ``provider/model``, or None when unknown."""
     provider, _, model = model_name.partition("/")
     if provider in FREE_PROVIDERS:
@@ -53,7 +53,7 @@ def price(model_name: str) -> Optional[tuple[float, float]]:
     return PRICES[max(matches, key=len)] if matches else None
 
 
-def cost(model_name: str, input_tokens: int, output_tokens: int) -> Optional[float]:
+def cost(model_name: str, input_tokens: int, output_tokens: int) -> float | None:
     rates = price(model_name)
     if rates is None:
         return None
@@ -66,21 +66,29 @@ def usage_report(meter: UsageMeter, models: dict[str, str]) -> dict:
     ``models`` maps a stage label to the model that served it (embeddings may differ).
     """
     stages: dict[str, dict] = {}
-    total_cost: Optional[float] = 0.0
+    total_cost: float | None = 0.0
     for label, usage in meter.stages.items():
         model = models.get(label) or models.get("*", "")
         dollars = cost(model, usage.input_tokens, usage.output_tokens)
-        stages[label] = {**meter.as_dict()[label], "model": model, "cost_usd": None if dollars is None else round(dollars, 6)}
+        stages[label] = {
+            **meter.as_dict()[label],
+            "model": model,
+            "cost_usd": None if dollars is None else round(dollars, 6),
+        }
         total_cost = None if dollars is None or total_cost is None else total_cost + dollars
     total = meter.total()
     return {
         "stages": stages,
-        "total": {**{k: getattr(total, k) for k in StageUsage.__dataclass_fields__}, "cost_usd": None if total_cost is None else round(total_cost, 6)},
+        "total": {
+            **{k: getattr(total, k) for k in StageUsage.__dataclass_fields__},
+            "cost_usd": None if total_cost is None else round(total_cost, 6),
+        },
         "prices_as_of": PRICES_AS_OF,
     }
 
 
 # -- estimates before a run (kura run --dry-run) -------------------------------------------------
+
 
 @dataclass
 class StageEstimate:
@@ -95,7 +103,7 @@ class Estimate:
     conversations: int
     stages: dict[str, StageEstimate] = field(default_factory=dict)
 
-    def cost_usd(self) -> Optional[float]:
+    def cost_usd(self) -> float | None:
         total = 0.0
         for est in self.stages.values():
             dollars = cost(self.model, est.input_tokens, est.output_tokens)
@@ -105,11 +113,15 @@ class Estimate:
         return total
 
     def lines(self) -> list[str]:
-        out = [f"Estimate for {self.conversations:,} conversations with {self.model} (prices as of {PRICES_AS_OF}; tokens ~ characters / 4):"]
+        out = [
+            f"Estimate for {self.conversations:,} conversations with {self.model} (prices as of {PRICES_AS_OF}; tokens ~ characters / 4):"
+        ]
         for label, est in self.stages.items():
             dollars = cost(self.model, est.input_tokens, est.output_tokens)
             shown = "unknown price" if dollars is None else f"${dollars:,.4f}"
-            out.append(f"  {label:<10} {est.requests:>8,} requests  {est.input_tokens:>12,} in  {est.output_tokens:>10,} out  {shown}")
+            out.append(
+                f"  {label:<10} {est.requests:>8,} requests  {est.input_tokens:>12,} in  {est.output_tokens:>10,} out  {shown}"
+            )
         total = self.cost_usd()
         out.append("  total cost: " + ("unknown (model not in the price table)" if total is None else f"${total:,.4f}"))
         return out
@@ -126,8 +138,8 @@ def estimate(
     model: str,
     *,
     clusters_per_group: int = 10,
-    top_clusters: Optional[int] = None,
-    levels: Optional[int] = None,
+    top_clusters: int | None = None,
+    levels: int | None = None,
     neighbourhood_size: int = 40,
     assign_batch: int = 25,
     candidates_factor: float = 1.5,
@@ -155,7 +167,9 @@ def estimate(
     k = max(1, math.ceil(n / clusters_per_group))
     instructions = 350
     per_cluster = min(clusters_per_group, max_examples) + max_contrastive
-    result.stages["clusters"] = StageEstimate(k, k * (instructions + per_cluster * SUMMARY_TOKENS), k * NAME_OUTPUT_TOKENS)
+    result.stages["clusters"] = StageEstimate(
+        k, k * (instructions + per_cluster * SUMMARY_TOKENS), k * NAME_OUTPUT_TOKENS
+    )
     tree = StageEstimate()
     current = k
     for size in level_sizes(k, top_clusters or default_top_clusters(k), levels):
@@ -165,7 +179,9 @@ def estimate(
         candidates = math.ceil(size * candidates_factor)
         dedup = math.ceil(candidates / dedup_chunk) if candidates > size else 0
         tree.requests += hoods + dedup + batches + size
-        tree.input_tokens += (hoods + batches) * instructions + 2 * described + candidates * 15 + batches * candidates * 15
+        tree.input_tokens += (
+            (hoods + batches) * instructions + 2 * described + candidates * 15 + batches * candidates * 15
+        )
         tree.input_tokens += size * (instructions + (current // size) * 2 * NAME_OUTPUT_TOKENS // 3)
         tree.output_tokens += candidates * 15 * 2 + current * 3 + size * NAME_OUTPUT_TOKENS
         current = size

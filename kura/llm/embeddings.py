@@ -10,7 +10,7 @@ the chat models. Model strings: ``openai/text-embedding-3-small``, ``azure/DEPLO
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -34,16 +34,16 @@ class OpenAIEmbedder(Embedder):
         self,
         model: str = "text-embedding-3-small",
         *,
-        base_url: Optional[str] = None,
-        api_key: Optional[str] = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
         api_key_env: str = "OPENAI_API_KEY",
         provider: str = "openai",
-        key_required: Optional[bool] = None,
-        dimensions: Optional[int] = None,
+        key_required: bool | None = None,
+        dimensions: int | None = None,
         request_size: int = 256,
         max_concurrency: int = 8,
         timeout: float = 60.0,
-        retry: Optional[RetryPolicy] = None,
+        retry: RetryPolicy | None = None,
     ):
         self.model = model
         self.base_url = base_url
@@ -71,11 +71,13 @@ class OpenAIEmbedder(Embedder):
         """``provider/model``, as the price table knows it."""
         return f"{self.provider}/{self.model}"
 
-    def _key(self) -> Optional[str]:
+    def _key(self) -> str | None:
         key = self.api_key or env(self.api_key_env)
         required = self.key_required if self.key_required is not None else self.url == OPENAI_URL
         if key is None and required:
-            raise ConfigError(f"{self.qualified_name} embeddings need an API key: set the environment variable {self.api_key_env} (or put it in .env)")
+            raise ConfigError(
+                f"{self.qualified_name} embeddings need an API key: set the environment variable {self.api_key_env} (or put it in .env)"
+            )
         return key
 
     def endpoint(self) -> str:
@@ -92,7 +94,9 @@ class OpenAIEmbedder(Embedder):
 
     async def _embed_all(self, texts: list[str]) -> list[list[float]]:
         headers = self.headers()
-        client = JSONClient(timeout=self.timeout, max_connections=self.max_concurrency, secrets=[self.api_key or env(self.api_key_env)])
+        client = JSONClient(
+            timeout=self.timeout, max_connections=self.max_concurrency, secrets=[self.api_key or env(self.api_key_env)]
+        )
         limit = asyncio.Semaphore(self.max_concurrency)
         chunks = [texts[s : s + self.request_size] for s in range(0, len(texts), self.request_size)]
 
@@ -112,7 +116,9 @@ class OpenAIEmbedder(Embedder):
                 data = await with_retries(call, self.retry, on_retry=on_retry)
             rows = sorted(data.get("data") or [], key=lambda row: row.get("index", 0))
             if len(rows) != len(chunk):
-                raise ProviderError(f"{self.qualified_name}: {len(rows)} embeddings for {len(chunk)} texts", kind="body")
+                raise ProviderError(
+                    f"{self.qualified_name}: {len(rows)} embeddings for {len(chunk)} texts", kind="body"
+                )
             self.usage.stage(STAGE).input_tokens += int((data.get("usage") or {}).get("prompt_tokens") or 0)
             return [row["embedding"] for row in rows]
 
@@ -126,7 +132,14 @@ class OpenAIEmbedder(Embedder):
 class AzureOpenAIEmbedder(OpenAIEmbedder):
     """Azure: the deployment from ``AZURE_EMBEDDING_DEPLOYMENT_NAME`` (else the model name)."""
 
-    def __init__(self, model: str = "text-embedding-3-small", *, deployment: Optional[str] = None, api_version: Optional[str] = None, **options: Any):
+    def __init__(
+        self,
+        model: str = "text-embedding-3-small",
+        *,
+        deployment: str | None = None,
+        api_version: str | None = None,
+        **options: Any,
+    ):
         super().__init__(model, api_key_env="AZURE_OPENAI_API_KEY", provider="azure", key_required=True, **options)
         self.deployment = deployment
         self.api_version = api_version
@@ -154,7 +167,9 @@ _COMPATIBLE = {
 }
 
 
-def remote_embedder(spec: str, *, base_url: Optional[str] = None, api_key: Optional[str] = None, max_concurrency: Optional[int] = None) -> OpenAIEmbedder:
+def remote_embedder(
+    spec: str, *, base_url: str | None = None, api_key: str | None = None, max_concurrency: int | None = None
+) -> OpenAIEmbedder:
     """An embedder from ``provider/model`` (nothing is contacted until the first ``encode``)."""
     load_dotenv()
     provider, _, model = spec.partition("/")
@@ -169,6 +184,10 @@ def remote_embedder(spec: str, *, base_url: Optional[str] = None, api_key: Optio
         return OpenAIEmbedder(model, base_url=base_url, **options)
     if provider in _COMPATIBLE:
         default_url, url_env = _COMPATIBLE[provider]
-        return OpenAIEmbedder(model, base_url=base_url or env(url_env) or default_url, provider=provider, key_required=False, **options)
+        return OpenAIEmbedder(
+            model, base_url=base_url or env(url_env) or default_url, provider=provider, key_required=False, **options
+        )
     known = ", ".join(["openai", "azure", *_COMPATIBLE])
-    raise ConfigError(f"embedder={spec!r}: embeddings over an API come from {known} (as provider/model), or use minilm or hashing")
+    raise ConfigError(
+        f"embedder={spec!r}: embeddings over an API come from {known} (as provider/model), or use minilm or hashing"
+    )

@@ -12,8 +12,6 @@ the model is first used, never when it is constructed.
 
 from __future__ import annotations
 
-from typing import Optional
-
 from kura.errors import KuraError
 
 
@@ -32,9 +30,9 @@ class ProviderError(LLMError):
         self,
         message: str,
         *,
-        status: Optional[int] = None,
+        status: int | None = None,
         retryable: bool = False,
-        retry_after: Optional[float] = None,
+        retry_after: float | None = None,
         kind: str = "http",
         attempts: int = 1,
     ):
@@ -55,7 +53,7 @@ def describe(exc: BaseException) -> str:
     return text if len(text) <= 500 else text[:497] + "..."
 
 
-def redact(text: str, secrets: list[Optional[str]]) -> str:
+def redact(text: str, secrets: list[str | None]) -> str:
     """Remove secrets (API keys) from a message before it can reach a log, a file or a terminal."""
     for secret in secrets:
         if secret and len(secret) >= 6:

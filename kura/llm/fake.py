@@ -16,14 +16,15 @@ import hashlib
 import json
 import re
 from collections import deque
-from typing import Any, Callable, Iterable, Optional, Union
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from pydantic import BaseModel
 
 from kura.llm.base import LLM, ChatMessage, Completion, OutputSchema, estimate_tokens
 from kura.llm.retry import RetryPolicy
 
-Reply = Union[str, dict, list, BaseModel, BaseException]
+Reply = str | dict | list | BaseModel | BaseException
 Responder = Callable[[list[ChatMessage], dict[str, Any]], Reply]
 
 
@@ -35,13 +36,18 @@ class FakeLLM(LLM):
         model: str = "echo",
         *,
         script: Iterable[Reply] = (),
-        responder: Optional[Responder] = None,
+        responder: Responder | None = None,
         delay: float = 0.0,
         max_concurrency: int = 50,
-        retry: Optional[RetryPolicy] = None,
+        retry: RetryPolicy | None = None,
         validation_retries: int = 2,
     ):
-        super().__init__(model, max_concurrency=max_concurrency, retry=retry or RetryPolicy(base_delay=0.0), validation_retries=validation_retries)
+        super().__init__(
+            model,
+            max_concurrency=max_concurrency,
+            retry=retry or RetryPolicy(base_delay=0.0),
+            validation_retries=validation_retries,
+        )
         self.script: deque[Reply] = deque(script)
         self.responder = responder
         self.delay = delay
@@ -94,7 +100,7 @@ def fill_schema(schema: dict[str, Any], messages: list[ChatMessage]) -> Any:
     phrases = prompt_phrases(messages)
     counter = iter(range(1 << 30))
 
-    def phrase(limit: Optional[int], words: int = 12) -> str:
+    def phrase(limit: int | None, words: int = 12) -> str:
         text = " ".join(phrases[next(counter) % len(phrases)].split()[:words])
         return text[:limit] if limit else text
 

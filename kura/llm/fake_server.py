@@ -26,7 +26,8 @@ import json
 import threading
 import time
 from collections import Counter, deque
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 from kura.llm.fake import fill_schema
 
@@ -37,7 +38,7 @@ class FakeOpenAIServer:
         *,
         delay: float = 0.0,
         faults: Iterable[str] = (),
-        die_after: Optional[int] = None,
+        die_after: int | None = None,
         dim: int = 256,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -50,9 +51,9 @@ class FakeOpenAIServer:
         self.port = port
         self.counts: Counter[str] = Counter()
         self.request_times: list[float] = []
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._server: Optional[asyncio.base_events.Server] = None
-        self._thread: Optional[threading.Thread] = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._thread: threading.Thread | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
     @property
@@ -65,13 +66,15 @@ class FakeOpenAIServer:
         return self.counts["chat"] + self.counts["embeddings"]
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def start(self) -> "FakeOpenAIServer":
+    def start(self) -> FakeOpenAIServer:
         ready = threading.Event()
 
         def serve() -> None:
             loop = asyncio.new_event_loop()
             self._loop = loop
-            self._server = loop.run_until_complete(asyncio.start_server(self._handle, self.host, self.port, backlog=1024))
+            self._server = loop.run_until_complete(
+                asyncio.start_server(self._handle, self.host, self.port, backlog=1024)
+            )
             self.port = self._server.sockets[0].getsockname()[1]
             ready.set()
             loop.run_forever()
@@ -104,7 +107,7 @@ class FakeOpenAIServer:
         for writer in list(self._writers):
             writer.close()
 
-    def __enter__(self) -> "FakeOpenAIServer":
+    def __enter__(self) -> FakeOpenAIServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -130,8 +133,12 @@ class FakeOpenAIServer:
                 status, extra, payload = await self._respond(method, path, body)
                 if status == 0:  # the server died while this request was in flight
                     return
-                head = [f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}", "Content-Type: application/json",
-                        f"Content-Length: {len(payload)}", *[f"{k}: {v}" for k, v in extra.items()]]
+                head = [
+                    f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}",
+                    "Content-Type: application/json",
+                    f"Content-Length: {len(payload)}",
+                    *[f"{k}: {v}" for k, v in extra.items()],
+                ]
                 writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError, ValueError):
@@ -172,7 +179,9 @@ class FakeOpenAIServer:
 
     def _chat(self, request: dict[str, Any], fault: str) -> dict[str, Any]:
         messages = request.get("messages") or []
-        schema = ((request.get("response_format") or {}).get("json_schema") or {}).get("schema") or _schema_in_prompt(messages)
+        schema = ((request.get("response_format") or {}).get("json_schema") or {}).get("schema") or _schema_in_prompt(
+            messages
+        )
         if fault == "malformed":
             content = '{"summary": "cut off'
         elif fault == "invalid":
@@ -185,7 +194,11 @@ class FakeOpenAIServer:
             "object": "chat.completion",
             "model": request.get("model", "fake"),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": prompt_chars // 4, "completion_tokens": len(content) // 4, "total_tokens": (prompt_chars + len(content)) // 4},
+            "usage": {
+                "prompt_tokens": prompt_chars // 4,
+                "completion_tokens": len(content) // 4,
+                "total_tokens": (prompt_chars + len(content)) // 4,
+            },
         }
 
     def _embeddings(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -196,9 +209,15 @@ class FakeOpenAIServer:
         vectors = HashingEmbedder(self.dim).encode(list(texts))
         return {
             "object": "list",
-            "data": [{"object": "embedding", "index": i, "embedding": [round(float(x), 5) for x in v]} for i, v in enumerate(vectors)],
+            "data": [
+                {"object": "embedding", "index": i, "embedding": [round(float(x), 5) for x in v]}
+                for i, v in enumerate(vectors)
+            ],
             "model": request.get("model", "fake"),
-            "usage": {"prompt_tokens": sum(len(t) for t in texts) // 4, "total_tokens": sum(len(t) for t in texts) // 4},
+            "usage": {
+                "prompt_tokens": sum(len(t) for t in texts) // 4,
+                "total_tokens": sum(len(t) for t in texts) // 4,
+            },
         }
 
 
@@ -215,7 +234,9 @@ def _schema_in_prompt(messages: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="An OpenAI-compatible fake server on 127.0.0.1 (tests and benchmarks).")
+    parser = argparse.ArgumentParser(
+        description="An OpenAI-compatible fake server on 127.0.0.1 (tests and benchmarks)."
+    )
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--dim", type=int, default=256, help="embedding dimensions")

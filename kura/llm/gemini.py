@@ -45,7 +45,9 @@ class GeminiLLM(KeyedRESTLLM):
             reason = (data.get("promptFeedback") or {}).get("blockReason")
             if reason:  # blocked by safety filters: asking again gives the same answer
                 raise ProviderError(f"Gemini blocked the prompt ({reason})", retryable=False, kind="body") from None
-            raise ProviderError("the response has no candidates[0].content.parts", retryable=True, kind="body") from None
+            raise ProviderError(
+                "the response has no candidates[0].content.parts", retryable=True, kind="body"
+            ) from None
         text = "".join(p.get("text", "") for p in parts)
         usage = data.get("usageMetadata") or {}
         return Completion(

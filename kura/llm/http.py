@@ -16,7 +16,7 @@ import asyncio
 import itertools
 import urllib.request
 import weakref
-from typing import Any, Optional
+from typing import Any
 
 from kura.errors import missing_package
 from kura.llm.base import LLM
@@ -24,16 +24,17 @@ from kura.llm.config import env
 from kura.llm.errors import ProviderError, redact
 from kura.llm.retry import RetryPolicy, parse_retry_after
 
-
 CONNECTIONS_PER_CLIENT = 8
 
 
 class JSONClient:
-    def __init__(self, *, timeout: float, max_connections: int, secrets: list[Optional[str]]):
+    def __init__(self, *, timeout: float, max_connections: int, secrets: list[str | None]):
         self.timeout = timeout
         self.max_connections = max_connections
         self.secrets = secrets
-        self._pools: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[list[Any], Any]]" = weakref.WeakKeyDictionary()
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[list[Any], Any]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def _pool(self) -> Any:
         """The next pool of this event loop: an httpx transport, or a client when behind a proxy."""
@@ -49,7 +50,9 @@ class JSONClient:
             limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
             ssl_context = httpx.create_ssl_context()  # loading CA certificates once, not per pool
             if urllib.request.getproxies():
-                pools = [httpx.AsyncClient(timeout=self.timeout, limits=limits, verify=ssl_context) for _ in range(shards)]
+                pools = [
+                    httpx.AsyncClient(timeout=self.timeout, limits=limits, verify=ssl_context) for _ in range(shards)
+                ]
             else:
                 pools = [httpx.AsyncHTTPTransport(limits=limits, verify=ssl_context) for _ in range(shards)]
             entry = self._pools[loop] = (pools, itertools.cycle(pools))
@@ -61,7 +64,9 @@ class JSONClient:
         pool = self._pool()
         if isinstance(pool, httpx.AsyncClient):
             return await pool.post(url, json=body, headers=headers)
-        request = httpx.Request("POST", url, json=body, headers=headers, extensions={"timeout": httpx.Timeout(self.timeout).as_dict()})
+        request = httpx.Request(
+            "POST", url, json=body, headers=headers, extensions={"timeout": httpx.Timeout(self.timeout).as_dict()}
+        )
         response = await pool.handle_async_request(request)
         try:
             await response.aread()
@@ -75,9 +80,15 @@ class JSONClient:
         try:
             response = await self._send(url, body, headers)
         except httpx.TimeoutException as exc:
-            raise ProviderError(f"{_host(url)}: no answer within {self.timeout:g} s ({type(exc).__name__})", retryable=True, kind="timeout") from None
+            raise ProviderError(
+                f"{_host(url)}: no answer within {self.timeout:g} s ({type(exc).__name__})",
+                retryable=True,
+                kind="timeout",
+            ) from None
         except httpx.TransportError as exc:
-            raise ProviderError(f"{_host(url)}: connection failed ({type(exc).__name__}: {exc})", retryable=True, kind="connect") from None
+            raise ProviderError(
+                f"{_host(url)}: connection failed ({type(exc).__name__}: {exc})", retryable=True, kind="connect"
+            ) from None
         status = response.status_code
         if status >= 400:
             detail = redact(_error_detail(response), self.secrets)
@@ -91,9 +102,13 @@ class JSONClient:
         try:
             data = response.json()
         except ValueError:
-            raise ProviderError(f"{_host(url)}: HTTP {status} with a body that is not JSON", retryable=True, kind="body") from None
+            raise ProviderError(
+                f"{_host(url)}: HTTP {status} with a body that is not JSON", retryable=True, kind="body"
+            ) from None
         if not isinstance(data, dict):
-            raise ProviderError(f"{_host(url)}: HTTP {status} with a JSON body that is not an object", retryable=True, kind="body")
+            raise ProviderError(
+                f"{_host(url)}: HTTP {status} with a JSON body that is not an object", retryable=True, kind="body"
+            )
         return data
 
     async def aclose(self) -> None:
@@ -132,18 +147,18 @@ class KeyedRESTLLM(LLM):
         self,
         model: str,
         *,
-        api_key: Optional[str] = None,
-        base_url: Optional[str] = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
         timeout: float = 120.0,
         max_concurrency: int = 50,
-        retry: Optional[RetryPolicy] = None,
+        retry: RetryPolicy | None = None,
         validation_retries: int = 2,
     ):
         super().__init__(model, max_concurrency=max_concurrency, retry=retry, validation_retries=validation_retries)
         self.api_key = api_key
         self.base_url = base_url
         self.timeout = timeout
-        self._http: Optional[JSONClient] = None
+        self._http: JSONClient | None = None
 
     @property
     def url(self) -> str:
@@ -153,7 +168,7 @@ class KeyedRESTLLM(LLM):
     def identity(self) -> str:
         return f"{self.name}@{self.url}"
 
-    def secrets(self) -> list[Optional[str]]:
+    def secrets(self) -> list[str | None]:
         return [self.api_key or next((value for value in map(env, self.key_envs) if value), None)]
 
     def _key(self) -> str:
@@ -161,7 +176,9 @@ class KeyedRESTLLM(LLM):
         if key is None:
             from kura.errors import ConfigError
 
-            raise ConfigError(f"{self.name} needs an API key: set the environment variable {self.key_envs[0]} (or put it in .env)")
+            raise ConfigError(
+                f"{self.name} needs an API key: set the environment variable {self.key_envs[0]} (or put it in .env)"
+            )
         return key
 
     def check(self) -> None:
@@ -169,7 +186,9 @@ class KeyedRESTLLM(LLM):
 
     def _client(self) -> JSONClient:
         if self._http is None:
-            self._http = JSONClient(timeout=self.timeout, max_connections=max(1, self.max_concurrency), secrets=self.secrets())
+            self._http = JSONClient(
+                timeout=self.timeout, max_connections=max(1, self.max_concurrency), secrets=self.secrets()
+            )
         return self._http
 
     async def aclose(self) -> None:

@@ -12,7 +12,7 @@ import asyncio
 import os
 import threading
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from kura.errors import missing_package
 from kura.llm.base import LLM, ChatMessage, Completion, OutputSchema, estimate_tokens
@@ -42,12 +42,14 @@ class LocalLLM(LLM):
         model: str = "",
         *,
         context_tokens: int = 4096,
-        threads: Optional[int] = None,
+        threads: int | None = None,
         seed: int = 0,
-        retry: Optional[RetryPolicy] = None,
+        retry: RetryPolicy | None = None,
         validation_retries: int = 2,
     ):
-        super().__init__(model, max_concurrency=1, retry=retry or RetryPolicy(max_attempts=1), validation_retries=validation_retries)
+        super().__init__(
+            model, max_concurrency=1, retry=retry or RetryPolicy(max_attempts=1), validation_retries=validation_retries
+        )
         self.context_tokens = context_tokens
         self.threads = threads
         self.seed = seed
@@ -92,7 +94,9 @@ class LocalLLM(LLM):
         _import_llama()
         self._path()  # assembles and verifies the weights on first use
 
-    def _generate(self, messages: list[ChatMessage], schema: dict[str, Any], temperature: float, max_tokens: int) -> dict:
+    def _generate(
+        self, messages: list[ChatMessage], schema: dict[str, Any], temperature: float, max_tokens: int
+    ) -> dict:
         with self._lock:
             llama = self._load()
             return llama.create_chat_completion(
@@ -107,7 +111,9 @@ class LocalLLM(LLM):
         self, messages: list[ChatMessage], schema: OutputSchema, *, temperature: float, max_tokens: int
     ) -> Completion:
         try:
-            data = await asyncio.to_thread(self._generate, messages, require_all(schema.schema), temperature, max_tokens)
+            data = await asyncio.to_thread(
+                self._generate, messages, require_all(schema.schema), temperature, max_tokens
+            )
         except ValueError as exc:  # llama.cpp's way of saying the prompt does not fit the context
             raise ProviderError(f"local model: {exc}", retryable=False, kind="body") from None
         text = data["choices"][0]["message"].get("content") or ""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Optional, Union
 
 from pydantic import field_validator
 
@@ -29,9 +28,9 @@ class LLMClusterNamer(ClusterNamer):
 
     def __init__(
         self,
-        llm: Union[str, LLM] = "openai/gpt-4o-mini",
+        llm: str | LLM = "openai/gpt-4o-mini",
         *,
-        prompt: Optional[str] = None,
+        prompt: str | None = None,
         temperature: float = 0.2,
         max_examples: int = 20,
         max_contrastive: int = 10,
@@ -52,7 +51,9 @@ class LLMClusterNamer(ClusterNamer):
 
     @property
     def name(self) -> str:
-        settings = content_key(self.prompt, self.temperature, self.max_examples, self.max_contrastive, self.max_output_tokens)
+        settings = content_key(
+            self.prompt, self.temperature, self.max_examples, self.max_contrastive, self.max_output_tokens
+        )
         return f"llm-namer:v2:{self.llm.identity}:{settings[:16]}"  # v2: names are checked (check_name)
 
     def messages(self, group: ClusterGroup) -> list[dict[str, str]]:
@@ -74,7 +75,7 @@ class LLMClusterNamer(ClusterNamer):
     async def name_groups(self, groups: list[ClusterGroup]) -> list[GeneratedCluster]:
         self.failures = []
         answers = await asyncio.gather(*(self.name_one(g) for g in groups), return_exceptions=True)
-        offline: Optional[list[GeneratedCluster]] = None
+        offline: list[GeneratedCluster] | None = None
         named: list[GeneratedCluster] = []
         for group, answer in zip(groups, answers):
             if isinstance(answer, BaseException):
@@ -102,7 +103,9 @@ def check_name(name: str) -> str:
     if len(words) > MAX_NAME_WORDS:
         raise ValueError(f"the name has {len(words)} words: use at most ten")
     if any(echo in name.lower() for echo in _INSTRUCTION_ECHOES):
-        raise ValueError("the name repeats the instructions: write the name itself, such as 'Debug Python import errors'")
+        raise ValueError(
+            "the name repeats the instructions: write the name itself, such as 'Debug Python import errors'"
+        )
     return name
 
 

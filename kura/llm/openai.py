@@ -9,7 +9,7 @@ schema in the prompt alone; the downgrade is remembered for the rest of the run.
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any
 
 from kura.llm.base import LLM, ChatMessage, Completion, OutputSchema, estimate_tokens
 from kura.llm.config import env
@@ -33,17 +33,17 @@ class OpenAICompatibleLLM(LLM):
         self,
         model: str,
         *,
-        base_url: Optional[str] = None,
-        api_key: Optional[str] = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
         api_key_env: str = "OPENAI_API_KEY",
         provider: str = "openai",
-        key_required: Optional[bool] = None,
+        key_required: bool | None = None,
         structured: str = "json_schema",
         timeout: float = 120.0,
         max_concurrency: int = 50,
-        retry: Optional[RetryPolicy] = None,
+        retry: RetryPolicy | None = None,
         validation_retries: int = 2,
-        extra_body: Optional[dict[str, Any]] = None,
+        extra_body: dict[str, Any] | None = None,
     ):
         super().__init__(model, max_concurrency=max_concurrency, retry=retry, validation_retries=validation_retries)
         self.provider = provider
@@ -54,8 +54,8 @@ class OpenAICompatibleLLM(LLM):
         self.structured = structured
         self.timeout = timeout
         self.extra_body = extra_body or {}
-        self._mode: Optional[str] = None
-        self._http: Optional[JSONClient] = None
+        self._mode: str | None = None
+        self._http: JSONClient | None = None
         # Strict versions of the schemas seen, by identity: callers reuse one schema object per
         # stage, and rewriting it for every request costs more than the request's own CPU.
         self._strict: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
@@ -69,7 +69,7 @@ class OpenAICompatibleLLM(LLM):
     def identity(self) -> str:
         return f"{self.name}@{self.url}"
 
-    def key(self) -> Optional[str]:
+    def key(self) -> str | None:
         key = self.api_key or env(self.api_key_env)
         required = self.key_required if self.key_required is not None else self.url == OPENAI_URL
         if key is None and required:
@@ -80,7 +80,7 @@ class OpenAICompatibleLLM(LLM):
             )
         return key
 
-    def secrets(self) -> list[Optional[str]]:
+    def secrets(self) -> list[str | None]:
         return [self.api_key or env(self.api_key_env)]
 
     def endpoint(self) -> str:
@@ -100,8 +100,12 @@ class OpenAICompatibleLLM(LLM):
             if self.structured not in STRUCTURED_MODES:
                 from kura.errors import ConfigError
 
-                raise ConfigError(f"structured={self.structured!r} is unknown: use one of {', '.join(STRUCTURED_MODES)}")
-            self._http = JSONClient(timeout=self.timeout, max_connections=max(1, self.max_concurrency), secrets=self.secrets())
+                raise ConfigError(
+                    f"structured={self.structured!r} is unknown: use one of {', '.join(STRUCTURED_MODES)}"
+                )
+            self._http = JSONClient(
+                timeout=self.timeout, max_connections=max(1, self.max_concurrency), secrets=self.secrets()
+            )
         return self._http
 
     # -- one request ------------------------------------------------------------------------------
@@ -121,7 +125,11 @@ class OpenAICompatibleLLM(LLM):
         if mode == "json_schema":
             body["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": _schema_name(schema.name), "schema": self._strict_schema(schema.schema), "strict": True},
+                "json_schema": {
+                    "name": _schema_name(schema.name),
+                    "schema": self._strict_schema(schema.schema),
+                    "strict": True,
+                },
             }
         elif mode == "json_object":
             body["response_format"] = {"type": "json_object"}

@@ -13,7 +13,8 @@ the start says what was asked, the end how it went (frustration, errors). Nothin
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from kura.errors import missing_package
 from kura.llm.base import ChatMessage
@@ -138,7 +139,9 @@ def render_template(prompt: str, **context: Any) -> str:
     return jinja2.Template(prompt).render(**context)
 
 
-def summary_messages(conversation: Any, prompt: Optional[str], max_chars: int, extra_fields: Sequence[str] = ()) -> list[ChatMessage]:
+def summary_messages(
+    conversation: Any, prompt: str | None, max_chars: int, extra_fields: Sequence[str] = ()
+) -> list[ChatMessage]:
     """System rules, the transcript in <conversation> tags, then the instruction."""
     fitted = fit_messages([(m.role, m.content) for m in conversation.messages], max_chars)
     if prompt and is_template(prompt):
@@ -150,7 +153,10 @@ def summary_messages(conversation: Any, prompt: Optional[str], max_chars: int, e
             metadata=conversation.metadata,
             messages=[SimpleNamespace(role=r if r != "note" else "system", content=c) for r, c in fitted],
         )
-        return [{"role": "system", "content": SUMMARY_SYSTEM}, {"role": "user", "content": render_template(prompt, conversation=view)}]
+        return [
+            {"role": "system", "content": SUMMARY_SYSTEM},
+            {"role": "user", "content": render_template(prompt, conversation=view)},
+        ]
     instruction = prompt or DEFAULT_SUMMARY_PROMPT
     if extra_fields:
         instruction += f"\nAlso fill {', '.join(extra_fields)} as the schema describes."
@@ -171,14 +177,19 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def cluster_messages(texts: Sequence[str], contrastive: Sequence[str], prompt: Optional[str], clip: int = 300) -> list[ChatMessage]:
+def cluster_messages(
+    texts: Sequence[str], contrastive: Sequence[str], prompt: str | None, clip: int = 300
+) -> list[ChatMessage]:
     if prompt and is_template(prompt):
         rendered = render_template(prompt, positive_examples=list(texts), contrastive_examples=list(contrastive))
         return [{"role": "system", "content": CLUSTER_SYSTEM}, {"role": "user", "content": rendered}]
     body = f"<statements>\n{_bullets(texts, clip)}\n</statements>\n\n"
     if contrastive:
         body += f"For contrast, statements from nearby groups that are NOT in this group:\n<contrastive>\n{_bullets(contrastive, clip)}\n</contrastive>\n\n"
-    return [{"role": "system", "content": CLUSTER_SYSTEM}, {"role": "user", "content": body + (prompt or DEFAULT_CLUSTER_PROMPT)}]
+    return [
+        {"role": "system", "content": CLUSTER_SYSTEM},
+        {"role": "user", "content": body + (prompt or DEFAULT_CLUSTER_PROMPT)},
+    ]
 
 
 def describe(name: str, description: str) -> str:

@@ -8,7 +8,8 @@ add one the same way:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Union
+from collections.abc import Callable
+from typing import Any
 
 from kura.errors import ConfigError
 from kura.llm.base import LLM
@@ -32,7 +33,7 @@ def providers() -> dict[str, str]:
     return {prefix: description for prefix, (_, description) in sorted(_PROVIDERS.items())}
 
 
-def get_llm(spec: Union[str, LLM], **options: Any) -> LLM:
+def get_llm(spec: str | LLM, **options: Any) -> LLM:
     """An LLM from a model string such as ``openai/gpt-4o-mini``, ``anthropic/claude-3-5-haiku-latest``,
     ``gemini/gemini-2.0-flash``, ``ollama/llama3.2``, ``local`` or ``fake/echo``.
 
@@ -46,7 +47,9 @@ def get_llm(spec: Union[str, LLM], **options: Any) -> LLM:
     load_dotenv()
     prefix, _, model = spec.partition("/")
     if prefix not in _PROVIDERS:
-        raise ConfigError(f"llm={spec!r}: unknown provider {prefix!r}; use one of {', '.join(sorted(_PROVIDERS))} (as provider/model)")
+        raise ConfigError(
+            f"llm={spec!r}: unknown provider {prefix!r}; use one of {', '.join(sorted(_PROVIDERS))} (as provider/model)"
+        )
     if not model and prefix not in ("local", "fake"):
         raise ConfigError(f"llm={spec!r} names no model: write it as {prefix}/MODEL")
     factory, _ = _PROVIDERS[prefix]
@@ -110,15 +113,35 @@ def _fake(model: str, options: dict[str, Any]) -> LLM:
     return FakeLLM(model or "echo", **_take(options, {"max_concurrency", "retry", "validation_retries", "delay"}))
 
 
-register_provider("openai", _openai, "OpenAI (or Azure when USE_AZURE_OPENAI=true; any compatible server with --base-url)")
+register_provider(
+    "openai", _openai, "OpenAI (or Azure when USE_AZURE_OPENAI=true; any compatible server with --base-url)"
+)
 register_provider("azure", _azure, "Azure OpenAI: azure/DEPLOYMENT with AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY")
 register_provider("anthropic", _anthropic, "Anthropic: ANTHROPIC_API_KEY")
 register_provider("gemini", _gemini, "Google Gemini: GEMINI_API_KEY")
 register_provider("google", _gemini, "Google Gemini (same as gemini/)")
-register_provider("ollama", _compatible("ollama", "http://localhost:11434/v1", "OLLAMA_BASE_URL", "OLLAMA_API_KEY", False), "Ollama's OpenAI-compatible API")
-register_provider("vllm", _compatible("vllm", "http://localhost:8000/v1", "VLLM_BASE_URL", "VLLM_API_KEY", False), "a vLLM server")
-register_provider("lmstudio", _compatible("lmstudio", "http://localhost:1234/v1", "LMSTUDIO_BASE_URL", "LMSTUDIO_API_KEY", False), "LM Studio's server")
-register_provider("llamacpp", _compatible("llamacpp", "http://localhost:8080/v1", "LLAMACPP_BASE_URL", "LLAMACPP_API_KEY", False), "llama.cpp's llama-server")
-register_provider("openrouter", _compatible("openrouter", "https://openrouter.ai/api/v1", "OPENROUTER_BASE_URL", "OPENROUTER_API_KEY", True), "OpenRouter: OPENROUTER_API_KEY")
+register_provider(
+    "ollama",
+    _compatible("ollama", "http://localhost:11434/v1", "OLLAMA_BASE_URL", "OLLAMA_API_KEY", False),
+    "Ollama's OpenAI-compatible API",
+)
+register_provider(
+    "vllm", _compatible("vllm", "http://localhost:8000/v1", "VLLM_BASE_URL", "VLLM_API_KEY", False), "a vLLM server"
+)
+register_provider(
+    "lmstudio",
+    _compatible("lmstudio", "http://localhost:1234/v1", "LMSTUDIO_BASE_URL", "LMSTUDIO_API_KEY", False),
+    "LM Studio's server",
+)
+register_provider(
+    "llamacpp",
+    _compatible("llamacpp", "http://localhost:8080/v1", "LLAMACPP_BASE_URL", "LLAMACPP_API_KEY", False),
+    "llama.cpp's llama-server",
+)
+register_provider(
+    "openrouter",
+    _compatible("openrouter", "https://openrouter.ai/api/v1", "OPENROUTER_BASE_URL", "OPENROUTER_API_KEY", True),
+    "OpenRouter: OPENROUTER_API_KEY",
+)
 register_provider("local", _local, "llama.cpp in this process: local (Qwen2.5-Coder 0.5B), local/1.5b, local/PATH.gguf")
 register_provider("fake", _fake, "a fake for tests: fake/echo, fake/invalid")

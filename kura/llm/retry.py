@@ -10,8 +10,9 @@ import asyncio
 import email.utils
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Optional, TypeVar
+from typing import TypeVar
 
 from kura.llm.errors import ProviderError
 
@@ -28,7 +29,7 @@ class RetryPolicy:
     max_delay: float = 30.0
     max_retry_after: float = 120.0
 
-    def delay(self, attempt: int, retry_after: Optional[float], rng: random.Random) -> float:
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
         """Seconds to wait before try number ``attempt + 1`` (``attempt`` starts at 1)."""
         backoff = rng.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
         if retry_after is not None:
@@ -36,7 +37,7 @@ class RetryPolicy:
         return backoff
 
 
-def parse_retry_after(value: Optional[str]) -> Optional[float]:
+def parse_retry_after(value: str | None) -> float | None:
     """``Retry-After`` as seconds: either a number of seconds or an HTTP date."""
     if not value:
         return None
@@ -56,9 +57,9 @@ async def with_retries(
     call: Callable[[], Awaitable[T]],
     policy: RetryPolicy,
     *,
-    on_retry: Optional[Callable[[ProviderError], None]] = None,
-    give_up: Optional[Callable[[], Optional[str]]] = None,
-    rng: Optional[random.Random] = None,
+    on_retry: Callable[[ProviderError], None] | None = None,
+    give_up: Callable[[], str | None] | None = None,
+    rng: random.Random | None = None,
 ) -> T:
     """Run ``call`` until it succeeds, fails for good, or the attempts run out.
 

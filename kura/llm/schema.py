@@ -101,8 +101,20 @@ def require_all(schema: dict[str, Any]) -> dict[str, Any]:
 
 # Gemini's responseSchema is an OpenAPI 3.0 subset: upper-case types, ``nullable`` instead of
 # ``anyOf [..., null]``, and only these keywords.
-_GEMINI_KEEP = {"type", "description", "enum", "properties", "required", "items", "minItems", "maxItems",
-                "minimum", "maximum", "nullable", "propertyOrdering"}
+_GEMINI_KEEP = {
+    "type",
+    "description",
+    "enum",
+    "properties",
+    "required",
+    "items",
+    "minItems",
+    "maxItems",
+    "minimum",
+    "maximum",
+    "nullable",
+    "propertyOrdering",
+}
 
 
 def gemini_schema(schema: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ asks. Extra fields of a custom ``response_schema`` land in the summary's metadat
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional, Union
+from typing import Any
 
 from kura.llm.base import LLM
 from kura.llm.prompts import summary_messages
@@ -35,9 +35,9 @@ class LLMSummariser(Summariser):
 
     def __init__(
         self,
-        llm: Union[str, LLM] = "openai/gpt-4o-mini",
+        llm: str | LLM = "openai/gpt-4o-mini",
         *,
-        prompt: Optional[str] = None,
+        prompt: str | None = None,
         response_schema: type[GeneratedSummary] = GeneratedSummary,
         temperature: float = 0.2,
         max_input_tokens: int = 8000,
@@ -59,7 +59,14 @@ class LLMSummariser(Summariser):
     @property
     def name(self) -> str:
         # Asked once per conversation (the engine's cache key), so worth memoising.
-        return _name(self.llm.identity, self.prompt, self.response_schema, self.temperature, self.max_input_tokens, self.max_output_tokens)
+        return _name(
+            self.llm.identity,
+            self.prompt,
+            self.response_schema,
+            self.temperature,
+            self.max_input_tokens,
+            self.max_output_tokens,
+        )
 
     def input_chars(self) -> int:
         """The transcript budget in characters (smaller when the model's context is small)."""
@@ -86,7 +93,7 @@ class LLMSummariser(Summariser):
             use_cache=False,  # the summarise engine caches per conversation already
         )
 
-    def with_settings(self, **changes: Any) -> "LLMSummariser":
+    def with_settings(self, **changes: Any) -> LLMSummariser:
         """A copy with some settings changed (Kura 0.5 passes prompt and schema per call)."""
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
@@ -101,6 +108,8 @@ def _capped(schema: type[GeneratedSummary]) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=64)
-def _name(identity: str, prompt: Optional[str], schema: type[GeneratedSummary], temperature: float, max_in: int, max_out: int) -> str:
+def _name(
+    identity: str, prompt: str | None, schema: type[GeneratedSummary], temperature: float, max_in: int, max_out: int
+) -> str:
     settings = content_key(prompt, response_schema(schema), temperature, max_in, max_out)
     return f"llm-summary:v1:{identity}:{settings[:16]}"

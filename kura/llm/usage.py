@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Optional
 
 
 @dataclass
@@ -15,7 +14,7 @@ class StageUsage:
     input_tokens: int = 0
     output_tokens: int = 0
 
-    def add(self, other: "StageUsage") -> None:
+    def add(self, other: StageUsage) -> None:
         for key, value in asdict(other).items():
             setattr(self, key, getattr(self, key) + value)
 
@@ -41,7 +40,7 @@ class UsageMeter:
             out.add(usage)
         return out
 
-    def merge(self, other: Optional["UsageMeter"]) -> None:
+    def merge(self, other: UsageMeter | None) -> None:
         if other is None:
             return
         for label, usage in other.stages.items():

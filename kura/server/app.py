@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator, Optional, Sequence
 
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, Response
@@ -52,7 +52,7 @@ def create_app(
     *,
     max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
     uploads: bool = True,
-    allowed_hosts: Optional[Sequence[str]] = None,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> FastAPI:
     """The app for the run (or folder of runs) at ``root``.
 
@@ -68,7 +68,9 @@ def create_app(
         api.shutdown()
 
     # No /docs page: FastAPI's loads its scripts from a CDN, and this server works offline.
-    app = FastAPI(title="Kura explorer", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json", lifespan=lifespan)
+    app = FastAPI(
+        title="Kura explorer", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json", lifespan=lifespan
+    )
     app.state.registry = registry
     app.state.api = api
     app.include_router(api.router)
@@ -86,6 +88,8 @@ def create_app(
     def static(name: str) -> Response:
         if name not in ASSETS:  # only the listed files: nothing else on disk is reachable
             raise HTTPException(404, "not found")
-        return Response(asset(name), media_type=ASSETS[name], headers={"Cache-Control": "public, max-age=31536000, immutable"})
+        return Response(
+            asset(name), media_type=ASSETS[name], headers={"Cache-Control": "public, max-age=31536000, immutable"}
+        )
 
     return app

@@ -9,9 +9,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 STYLES = ["app.css"]
@@ -36,7 +36,7 @@ SERVED_CSP = (
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def asset(name: str) -> str:
     """The text of one asset listed in ``ASSETS`` (KeyError for anything else)."""
     if name not in ASSETS:
@@ -75,7 +75,7 @@ def _sha256(text: str) -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
 
 
-def report_page(data: Any, *, title: Optional[str] = None) -> str:
+def report_page(data: Any, *, title: str | None = None) -> str:
     """One self-contained HTML file: styles, scripts and data inline, no network at all.
 
     Its Content-Security-Policy allows exactly the inlined script and style (by hash) and no
@@ -89,10 +89,7 @@ def report_page(data: Any, *, title: Optional[str] = None) -> str:
         f"default-src 'none'; script-src '{_sha256(js)}'; style-src '{_sha256(css)}'; img-src data:; "
         "connect-src 'none'; base-uri 'none'; form-action 'none'"
     )
-    head = (
-        f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
-        f"<style>{css}</style>"
-    )
+    head = f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n<style>{css}</style>'
     body = f'<script type="application/json" id="kura-data">{embed_json(data)}</script>\n<script>{js}</script>'
     page = _template().replace("<!-- kura:head -->", head).replace("<!-- kura:scripts -->", body)
     if title:

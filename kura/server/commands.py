@@ -9,7 +9,7 @@ import threading
 import time
 import webbrowser
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -25,7 +25,9 @@ err = Console(stderr=True)
 
 def serve(
     run_dir: Path = typer.Argument(..., help="A run directory, or a folder of run directories."),
-    host: str = typer.Option("127.0.0.1", help="Address to listen on. Anything but loopback shares your conversations with the network."),
+    host: str = typer.Option(
+        "127.0.0.1", help="Address to listen on. Anything but loopback shares your conversations with the network."
+    ),
     port: int = typer.Option(8000, help="Port to listen on (0: any free port)."),
     open_browser: bool = typer.Option(False, "--open", help="Open the explorer in your web browser."),
     max_upload_mb: int = typer.Option(200, help="Largest upload accepted by the page's New run, in MB."),
@@ -37,7 +39,9 @@ def serve(
     from kura.server import create_app
 
     if not run_dir.is_dir():
-        raise KuraError(f"{run_dir}: no such folder: give a run directory (kura run INPUT --out DIR) or a folder of them")
+        raise KuraError(
+            f"{run_dir}: no such folder: give a run directory (kura run INPUT --out DIR) or a folder of them"
+        )
     sock = bind(host, port)
     actual_port = sock.getsockname()[1]
     allowed = None if _is_loopback(host) else ["*"]
@@ -46,9 +50,14 @@ def serve(
     url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{actual_port}/"
     registry = app.state.registry
     err.print(f"[bold]Kura explorer[/] on [link={url}]{escape(url)}[/]  (Ctrl+C to stop)")
-    err.print(f"  runs from {escape(str(registry.root))}" + (f"; new runs go to {escape(str(registry.new_runs_dir))}" if uploads else ""))
+    err.print(
+        f"  runs from {escape(str(registry.root))}"
+        + (f"; new runs go to {escape(str(registry.new_runs_dir))}" if uploads else "")
+    )
     if allowed:
-        err.print(f"[yellow]Listening on {escape(host)}: anyone who can reach this machine can read these conversations.[/]")
+        err.print(
+            f"[yellow]Listening on {escape(host)}: anyone who can reach this machine can read these conversations.[/]"
+        )
     threading.Thread(target=registry.warm, name="kura-warm", daemon=True).start()
     config = uvicorn.Config(app, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
@@ -68,9 +77,13 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
-            raise ConfigError(f"cannot listen on {host}: it is not an address of this machine (use --host 127.0.0.1)") from None
+            raise ConfigError(
+                f"cannot listen on {host}: it is not an address of this machine (use --host 127.0.0.1)"
+            ) from None
         if exc.errno == errno.EADDRINUSE:
-            raise ConfigError(f"port {port} on {host} is in use: pick another with --port (or --port 0 for any free one)") from None
+            raise ConfigError(
+                f"port {port} on {host} is in use: pick another with --port (or --port 0 for any free one)"
+            ) from None
         if exc.errno == errno.EACCES:
             raise ConfigError(f"port {port} needs administrator rights: pick one above 1023 with --port") from None
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
@@ -98,14 +111,16 @@ def _open_when_ready(server: uvicorn.Server, url: str) -> None:
 def report(
     run_dir: Path = typer.Argument(..., help="A run directory written by `kura run`."),
     output: Path = typer.Option(Path("kura-report.html"), "--output", "-o", help="The HTML file to write."),
-    title: Optional[str] = typer.Option(None, help="The page title (default: the run's name)."),
+    title: str | None = typer.Option(None, help="The page title (default: the run's name)."),
 ) -> None:
     """Write one self-contained HTML file of a run (no server, no network) to share."""
     from kura.report import build_report
 
     path = build_report(run_dir, output, title=title)
     size = path.stat().st_size
-    err.print(f"Wrote [bold]{escape(str(path))}[/] ({size / 1024 / 1024:.1f} MB): open it in any browser, or attach it.")
+    err.print(
+        f"Wrote [bold]{escape(str(path))}[/] ({size / 1024 / 1024:.1f} MB): open it in any browser, or attach it."
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -20,9 +20,10 @@ import base64
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -171,7 +172,9 @@ def parse_date_ms(value: Any) -> float:
 def _dates_ms(values: pa.Array) -> np.ndarray:
     """Milliseconds since 1970 (NaN when not a date): Arrow's parser first, Python's for the rest."""
     if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
-        values = pc.cast(values, pa.timestamp("ms", tz="UTC") if getattr(values.type, "tz", None) else pa.timestamp("ms"))
+        values = pc.cast(
+            values, pa.timestamp("ms", tz="UTC") if getattr(values.type, "tz", None) else pa.timestamp("ms")
+        )
         return pc.cast(pc.cast(values, pa.int64()), pa.float64()).to_numpy(zero_copy_only=False)
     for target in (pa.timestamp("ms", tz="UTC"), pa.timestamp("ms")):  # with a zone, then without (UTC)
         try:
@@ -200,7 +203,7 @@ def _free_text(array: pa.Array) -> bool:
     return len(text) > 200 and len(pc.unique(text)) > 0.5 * len(text)
 
 
-def encode_arrow(f: Field, array: pa.Array) -> Optional[Field]:
+def encode_arrow(f: Field, array: pa.Array) -> Field | None:
     """Encode a typed column; None when it makes no useful breakdown (free text, nested values)."""
     t = array.type
     if pa.types.is_list(t) or pa.types.is_large_list(t):
@@ -230,7 +233,7 @@ def replace_kind(f: Field, kind: str) -> Field:
     return f
 
 
-def encode_python(f: Field, values: list[Any]) -> Optional[Field]:
+def encode_python(f: Field, values: list[Any]) -> Field | None:
     """Values of mixed or nested types: numbers stay numbers when all are; else their text."""
     present = [v for v in values if v is not None and v != ""]
     if not present:
@@ -246,7 +249,7 @@ def encode_python(f: Field, values: list[Any]) -> Optional[Field]:
     return encode_category(replace_kind(f, "category"), texts)
 
 
-def _text(value: Any) -> Optional[str]:
+def _text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):
@@ -269,7 +272,7 @@ def facet_fields(table: pa.Table) -> list[Field]:
     return out
 
 
-def _metadata_columns(texts: Sequence[Optional[str]]) -> dict[str, Any]:
+def _metadata_columns(texts: Sequence[str | None]) -> dict[str, Any]:
     """Each metadata key as a column: an Arrow array, or a Python list when its types are mixed."""
     import io
 
@@ -291,7 +294,7 @@ def _metadata_columns(texts: Sequence[Optional[str]]) -> dict[str, Any]:
     return columns
 
 
-def metadata_fields(texts: Sequence[Optional[str]], *, reserved: set[str]) -> list[Field]:
+def metadata_fields(texts: Sequence[str | None], *, reserved: set[str]) -> list[Field]:
     """One field per metadata key that makes a useful breakdown, most widely set first."""
     columns = _metadata_columns(texts)
 

@@ -9,16 +9,17 @@ at a time: the others wait in the queue.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
 import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-import os
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 from kura.errors import ConfigError
 from kura.progress import Reporter
@@ -52,7 +53,10 @@ def _language_models() -> dict[str, ModelChoice]:
             description="Clio facets, names and hierarchy from a small model on this machine: slow but private.",
             settings=lambda: {"llm": "local"},
         )
-    for key, model in (("OPENAI_API_KEY", "openai/gpt-4o-mini"), ("ANTHROPIC_API_KEY", "anthropic/claude-3-5-haiku-latest")):
+    for key, model in (
+        ("OPENAI_API_KEY", "openai/gpt-4o-mini"),
+        ("ANTHROPIC_API_KEY", "anthropic/claude-3-5-haiku-latest"),
+    ):
         if os.environ.get(key):
             found[model] = ModelChoice(
                 label=model,
@@ -81,7 +85,7 @@ class RunSettings:
 
     model: str = "extractive"
     clusters_per_group: int = 10
-    top_clusters: Optional[int] = None
+    top_clusters: int | None = None
     embedder: str = "minilm"
     projector: str = "umap"
 
@@ -91,7 +95,9 @@ class RunSettings:
         if not 1 <= self.clusters_per_group <= 10_000:
             raise ConfigError(f"clusters per group={self.clusters_per_group} should be between 1 and 10000")
         if self.top_clusters is not None and not 1 <= self.top_clusters <= 1000:
-            raise ConfigError(f"top-level clusters={self.top_clusters} should be between 1 and 1000, or empty for automatic")
+            raise ConfigError(
+                f"top-level clusters={self.top_clusters} should be between 1 and 1000, or empty for automatic"
+            )
         if self.embedder not in EMBEDDERS:
             raise ConfigError(f"embedder={self.embedder!r} is unknown: use one of {', '.join(EMBEDDERS)}")
         if self.projector not in PROJECTORS:
@@ -127,11 +133,11 @@ class Job:
     files: list[str]
     settings: RunSettings
     status: str = "queued"  # queued | running | done | failed
-    stage: Optional[str] = None
+    stage: str | None = None
     progress: dict[str, dict[str, Any]] = field(default_factory=dict)
-    error: Optional[str] = None
+    error: str | None = None
     created: float = field(default_factory=time.time)
-    finished: Optional[float] = None
+    finished: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -152,9 +158,9 @@ class Jobs:
 
     def __init__(self, on_finish: Callable[[Job, bool], None]):
         self._jobs: dict[str, Job] = {}
-        self._queue: queue.Queue[Optional[Job]] = queue.Queue()
+        self._queue: queue.Queue[Job | None] = queue.Queue()
         self._on_finish = on_finish
-        self._process: Optional[multiprocessing.process.BaseProcess] = None
+        self._process: multiprocessing.process.BaseProcess | None = None
         self._stopping = False
         self._worker = threading.Thread(target=self._work, name="kura-jobs", daemon=True)
         self._worker.start()
@@ -165,7 +171,7 @@ class Jobs:
         self._queue.put(job)
         return job
 
-    def get(self, job_id: str) -> Optional[Job]:
+    def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
 
     def all(self) -> list[Job]:
@@ -200,7 +206,7 @@ class Jobs:
             # Published last: a client that sees "done" can open the run at once.
             job.error, job.stage, job.status = error, (job.stage if error else None), status
 
-    def _run(self, job: Job) -> tuple[str, Optional[str]]:
+    def _run(self, job: Job) -> tuple[str, str | None]:
         """Run ``job`` in a child process; its final status and error."""
         context = multiprocessing.get_context("spawn")
         events = context.Queue()
@@ -256,7 +262,7 @@ class QueueReporter(Reporter):
         self.events = events
 
     @contextmanager
-    def stage(self, label: str, total: Optional[int] = None) -> Iterator[_Bar]:
+    def stage(self, label: str, total: int | None = None) -> Iterator[_Bar]:
         start = time.perf_counter()
         self.events.put(("stage", {"label": label, "total": total}))
         bar = _Bar(self.events, label)
@@ -278,7 +284,7 @@ class _Bar:
         if time.perf_counter() - self._sent > 0.2:
             self.flush()
 
-    def total(self, total: Optional[int]) -> None:
+    def total(self, total: int | None) -> None:
         self.events.put(("total", {"label": self.label, "total": total}))
 
     def flush(self) -> None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -25,8 +26,16 @@ from kura.server.search import TextIndex, parse_query
 
 #: The columns of a row the page shows in lists and the conversation view.
 ROW_FIELDS = (
-    "chat_id", "summary", "request", "topic", "task", "languages", "concerning_score",
-    "user_frustration", "assistant_errors", "cluster_id",
+    "chat_id",
+    "summary",
+    "request",
+    "topic",
+    "task",
+    "languages",
+    "concerning_score",
+    "user_frustration",
+    "assistant_errors",
+    "cluster_id",
 )
 REQUIRED = ("run.json", "conversations.parquet", "clusters.parquet", "conversations.jsonl")
 
@@ -37,7 +46,7 @@ def missing_files(path: Path) -> list[str]:
     return [name for name in REQUIRED if not (path / name).is_file()]
 
 
-def _finite(value: Any) -> Optional[float]:
+def _finite(value: Any) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
@@ -52,16 +61,16 @@ class RunData:
     cluster_index: dict[str, int]
     base: np.ndarray
     offsets: dict[str, tuple[int, int]]
-    created_at: dict[str, Optional[str]]
+    created_at: dict[str, str | None]
     fields: list[Field]
 
     def __init__(self, name: str, path: Path):
         self.name = name
         self.path = path
         self._lock = threading.Lock()
-        self._text_index: Optional[TextIndex] = None
-        self._overview: Optional[bytes] = None
-        self._columns: Optional[bytes] = None
+        self._text_index: TextIndex | None = None
+        self._overview: bytes | None = None
+        self._columns: bytes | None = None
 
     @classmethod
     def load(cls, name: str, path: Path) -> RunData:
@@ -69,7 +78,9 @@ class RunData:
 
         missing = missing_files(path)
         if missing:
-            raise InputError(f"the run is not finished ({', '.join(missing)} missing): run `kura run` on it again", path=str(path))
+            raise InputError(
+                f"the run is not finished ({', '.join(missing)} missing): run `kura run` on it again", path=str(path)
+            )
         run = cls(name, path)
         run.meta = json.loads((path / "run.json").read_text(encoding="utf-8"))
         run.table = pq.read_table(path / "conversations.parquet")
@@ -119,7 +130,7 @@ class RunData:
             if end - start < 3:
                 continue
             quote = block.find(b'"', start + skip, end)
-            created: Optional[str] = None
+            created: str | None = None
             if block.startswith(_ID_PREFIX, start) and quote > 0 and block.find(b"\\", start + skip, quote) < 0:
                 chat_id = block[start + skip : quote].decode()
                 if block.startswith(b',"created_at":"', quote + 1):
@@ -134,7 +145,7 @@ class RunData:
             self.offsets[chat_id] = (position + start, end - start)
             self.created_at[chat_id] = created
 
-    def conversation(self, chat_id: str) -> Optional[dict[str, Any]]:
+    def conversation(self, chat_id: str) -> dict[str, Any] | None:
         """The conversation as loaded, with its summary row and cluster path; None if unknown."""
         where = self.offsets.get(chat_id)
         if where is None:
@@ -196,7 +207,11 @@ class RunData:
         for record in self.iter_conversations():
             if record["chat_id"] in self.row_of:
                 messages[record["chat_id"]] = "\n".join(m.get("content") or "" for m in record.get("messages", []))
-        parts = [self.table.column(k).to_pylist() for k in ("summary", "request", "topic", "task") if k in self.table.column_names]
+        parts = [
+            self.table.column(k).to_pylist()
+            for k in ("summary", "request", "topic", "task")
+            if k in self.table.column_names
+        ]
         for i, chat_id in enumerate(self.chat_ids):
             yield "\n".join([chat_id, *(p[i] or "" for p in parts), messages.get(chat_id, "")])
 
@@ -207,7 +222,9 @@ class RunData:
         fields += metadata_fields(self.table.column("metadata").to_pylist(), reserved=reserved)
         created = [self.created_at.get(c) for c in self.chat_ids]
         if any(created):
-            fields.append(encode_date(Field("created_at", "Created", "date", "conversation"), pa.array(created, pa.string())))
+            fields.append(
+                encode_date(Field("created_at", "Created", "date", "conversation"), pa.array(created, pa.string()))
+            )
         return fields
 
     # -- payloads --------------------------------------------------------------------------------
@@ -229,7 +246,9 @@ class RunData:
             "updated_at": self.meta.get("updated_at"),
             "settings": self.meta.get("settings", {}),
             "counts": self.meta.get("counts", {}),
-            "inputs": [{k: i.get(k) for k in ("name", "format", "loaded", "skipped")} for i in self.meta.get("inputs", [])],
+            "inputs": [
+                {k: i.get(k) for k in ("name", "format", "loaded", "skipped")} for i in self.meta.get("inputs", [])
+            ],
             "clusters": {
                 "id": c["id"],
                 "name": c["name"],
@@ -261,6 +280,6 @@ class RunData:
             return self._columns
 
 
-def _parse_head(line: bytes) -> tuple[str, Optional[str]]:
+def _parse_head(line: bytes) -> tuple[str, str | None]:
     record = json.loads(line)
     return record["chat_id"], record.get("created_at")

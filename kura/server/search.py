@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 

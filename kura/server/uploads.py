@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable, Protocol
+from typing import Any, Protocol
 
 from kura.errors import InputError
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -95,7 +96,9 @@ class KMeansClusterer(Clusterer):
         if self.minibatch:
             from sklearn.cluster import MiniBatchKMeans
 
-            return compact(MiniBatchKMeans(n_clusters=k, random_state=self.seed, n_init=3, batch_size=4096).fit_predict(vectors))
+            return compact(
+                MiniBatchKMeans(n_clusters=k, random_state=self.seed, n_init=3, batch_size=4096).fit_predict(vectors)
+            )
         if n <= self.sample_above:
             return self._fit(vectors, k)
         sample = np.sort(np.random.default_rng(self.seed).choice(n, self.sample_above, replace=False))
@@ -130,13 +133,15 @@ class HDBSCANClusterer(Clusterer):
         n = len(vectors)
         if n < max(2, self.min_cluster_size):
             return np.zeros(n, dtype=np.int64)
-        labels = HDBSCAN(min_cluster_size=self.min_cluster_size, min_samples=self.min_samples, copy=True).fit_predict(vectors)
+        labels = HDBSCAN(min_cluster_size=self.min_cluster_size, min_samples=self.min_samples, copy=True).fit_predict(
+            vectors
+        )
         # Noise is a cluster too: Kura never drops a conversation.
         labels = np.where(labels < 0, labels.max() + 1, labels)
         return compact(labels)
 
 
-def get_clusterer(spec: "str | Clusterer", *, clusters_per_group: int = 10, seed: int = 0) -> Clusterer:
+def get_clusterer(spec: str | Clusterer, *, clusters_per_group: int = 10, seed: int = 0) -> Clusterer:
     if isinstance(spec, Clusterer):
         return spec
     if spec == "kmeans":
@@ -174,7 +179,9 @@ def groups_from_labels(
     groups = []
     for c in range(k):
         neighbours = neighbours_of[c]
-        contrastive = [texts[i] for j in neighbours for i in typical[j][: max(1, max_contrastive // max(1, len(neighbours)))]]
+        contrastive = [
+            texts[i] for j in neighbours for i in typical[j][: max(1, max_contrastive // max(1, len(neighbours)))]
+        ]
         groups.append(
             ClusterGroup(
                 chat_ids=[chat_ids[i] for i in members[c]],

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -17,9 +18,9 @@ def embed_texts(
     texts: list[str],
     embedder: Any,
     *,
-    cache: Optional[ItemCache] = None,
+    cache: ItemCache | None = None,
     batch_size: int = 256,
-    on_batch: Optional[Callable[[int], None]] = None,
+    on_batch: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """Vectors for ``texts`` (rows in the same order). Identical texts are embedded once."""
     name = embedder_name(embedder)

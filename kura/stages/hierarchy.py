@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
-from typing import Optional, Sequence
 
 import numpy as np
 
@@ -28,7 +28,7 @@ def default_top_clusters(n_base: int) -> int:
     return min(10, max(2, round(math.sqrt(n_base))))
 
 
-def level_sizes(n_base: int, top: int, levels: Optional[int] = None, max_ratio: float = 8.0) -> list[int]:
+def level_sizes(n_base: int, top: int, levels: int | None = None, max_ratio: float = 8.0) -> list[int]:
     """Cluster counts for each level above the base, shrinking geometrically to ``top``.
 
     ``levels`` defaults to as few as keep each step's ratio at most ``max_ratio``.
@@ -55,7 +55,7 @@ class HierarchyBuilder(ABC):
     uses_llm: bool = False
     checkpoint_filename: str = "meta_clusters"
 
-    def __init__(self, *, top_clusters: Optional[int] = None, levels: Optional[int] = None, seed: int = 0):
+    def __init__(self, *, top_clusters: int | None = None, levels: int | None = None, seed: int = 0):
         self.top_clusters = top_clusters
         self.levels = levels
         self.seed = seed
@@ -94,10 +94,10 @@ class EmbeddingHierarchy(HierarchyBuilder):
     def __init__(
         self,
         *,
-        top_clusters: Optional[int] = None,
-        levels: Optional[int] = None,
+        top_clusters: int | None = None,
+        levels: int | None = None,
         seed: int = 0,
-        namer: Optional[ClusterNamer] = None,
+        namer: ClusterNamer | None = None,
         texts_per_child: int = 8,
     ):
         super().__init__(top_clusters=top_clusters, levels=levels, seed=seed)

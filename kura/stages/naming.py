@@ -56,10 +56,48 @@ def _stop_words() -> list[str]:
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
         chat_words = {
-            "please", "help", "want", "need", "know", "like", "tell", "give", "make", "use", "using",
-            "im", "i'm", "can", "could", "would", "get", "way", "ways", "just", "really", "thanks",
-            "hello", "hi", "hey", "question", "does", "did", "let", "code", "url", "email", "phone",
-            "user", "users", "request", "assistant", "sure", "ok", "okay", "yes", "good",
+            "please",
+            "help",
+            "want",
+            "need",
+            "know",
+            "like",
+            "tell",
+            "give",
+            "make",
+            "use",
+            "using",
+            "im",
+            "i'm",
+            "can",
+            "could",
+            "would",
+            "get",
+            "way",
+            "ways",
+            "just",
+            "really",
+            "thanks",
+            "hello",
+            "hi",
+            "hey",
+            "question",
+            "does",
+            "did",
+            "let",
+            "code",
+            "url",
+            "email",
+            "phone",
+            "user",
+            "users",
+            "request",
+            "assistant",
+            "sure",
+            "ok",
+            "okay",
+            "yes",
+            "good",
         }
         _STOP_WORDS = sorted(set(ENGLISH_STOP_WORDS) | chat_words)
     return _STOP_WORDS
@@ -165,7 +203,7 @@ class DistinctiveTermsNamer(ClusterNamer):
                 title = _quote(typical, 60) or "Requests with no distinctive terms"
                 head = terms or re.findall(r"[a-z0-9]+", title.lower())[:3]
                 about = f"Mixed requests{' mentioning ' + terms[0] if terms else ''}."
-            description = f"{about} Typical: \"{typical}\"" if typical else about
+            description = f'{about} Typical: "{typical}"' if typical else about
             slug = "_".join(re.findall(r"[a-z0-9]+", " ".join(head).lower())[:3]) or "cluster"
             named.append(GeneratedCluster(name=title, summary=description, slug=slug))
         return named

@@ -7,7 +7,7 @@ its conversations, so a cluster's dot lies among its members at every level of t
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -82,7 +82,7 @@ class PCAProjector(Projector):
         return out
 
 
-def get_projector(spec: "str | Projector", *, seed: int = 0) -> Projector:
+def get_projector(spec: str | Projector, *, seed: int = 0) -> Projector:
     if isinstance(spec, Projector):
         return spec
     if spec == "umap":
@@ -108,7 +108,7 @@ def cluster_levels(clusters: Iterable[Cluster]) -> dict[str, int]:
 
 
 def place_clusters(
-    clusters: list[Cluster], points: np.ndarray, chat_index: dict[str, int], levels: Optional[dict[str, int]] = None
+    clusters: list[Cluster], points: np.ndarray, chat_index: dict[str, int], levels: dict[str, int] | None = None
 ) -> list[ProjectedCluster]:
     """Each cluster at the mean position of its conversations."""
     levels = levels or cluster_levels(clusters)
@@ -117,8 +117,6 @@ def place_clusters(
         rows = [chat_index[i] for i in c.chat_ids if i in chat_index]
         x, y = points[rows].mean(axis=0) if rows else (0.0, 0.0)
         out.append(
-            ProjectedCluster(
-                **c.model_dump(exclude={"count"}), x_coord=float(x), y_coord=float(y), level=levels[c.id]
-            )
+            ProjectedCluster(**c.model_dump(exclude={"count"}), x_coord=float(x), y_coord=float(y), level=levels[c.id])
         )
     return out

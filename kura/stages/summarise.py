@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import re
 from abc import ABC, abstractmethod
-from typing import Any, Awaitable, Callable, Iterable, Optional, TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 from kura.store.cache import ItemCache, content_key
 from kura.types import Conversation, ConversationSummary, GeneratedSummary
@@ -43,7 +44,9 @@ class Summariser(ABC):
     async def summarise_one(self, conversation: Conversation) -> GeneratedSummary:
         """Summarise one conversation; raise on failure (the engine records it)."""
 
-    async def summarise(self, conversations: list[Conversation], *args: Any, **kwargs: Any) -> list[ConversationSummary]:
+    async def summarise(
+        self, conversations: list[Conversation], *args: Any, **kwargs: Any
+    ) -> list[ConversationSummary]:
         """Kura 0.5's ``BaseSummaryModel.summarise``: every conversation, in order, no cache."""
         failures: list[dict] = []
         summaries = await summarise_stream(conversations, self, failures=failures)
@@ -55,7 +58,7 @@ class Summariser(ABC):
 
 
 def to_conversation_summary(
-    generated: GeneratedSummary, conversation: Conversation, extra: Optional[dict] = None
+    generated: GeneratedSummary, conversation: Conversation, extra: dict | None = None
 ) -> ConversationSummary:
     """Attach a conversation's id and metadata; fields beyond Kura's land in metadata (Kura 0.5)."""
     data = generated.model_dump()
@@ -74,10 +77,10 @@ async def summarise_stream(
     conversations: Iterable[Conversation],
     summariser: Summariser,
     *,
-    cache: Optional[ItemCache] = None,
-    failures: Optional[list[dict]] = None,
+    cache: ItemCache | None = None,
+    failures: list[dict] | None = None,
     extractors: Iterable[Extractor] = (),
-    on_item: Optional[Callable[[], None]] = None,
+    on_item: Callable[[], None] | None = None,
 ) -> list[ConversationSummary]:
     """Summarise conversations in input order. Failed ones are appended to ``failures``."""
     extractors = list(extractors)
@@ -103,7 +106,7 @@ async def summarise_stream(
 
 
 async def _cached_summary(
-    summariser: Summariser, conversation: Conversation, cache: Optional[ItemCache]
+    summariser: Summariser, conversation: Conversation, cache: ItemCache | None
 ) -> GeneratedSummary:
     key = summary_cache_key(summariser, conversation) if cache is not None else ""
     if cache is not None:
@@ -159,11 +162,33 @@ _GREETING = re.compile(r"^(hi|hello|hey|hiya|yo|thanks|thank you|ok|okay)[\s!.,]
 
 #: Fenced-code language tags mapped to the names Clio's ``languages`` facet uses.
 _CODE_LANGUAGES = {
-    "py": "python", "python": "python", "js": "javascript", "javascript": "javascript",
-    "ts": "typescript", "typescript": "typescript", "java": "java", "c": "c", "cpp": "c++",
-    "c++": "c++", "cs": "c#", "csharp": "c#", "go": "go", "rust": "rust", "rs": "rust",
-    "rb": "ruby", "ruby": "ruby", "php": "php", "sql": "sql", "sh": "bash", "bash": "bash",
-    "shell": "bash", "html": "html", "css": "css", "r": "r", "kotlin": "kotlin", "swift": "swift",
+    "py": "python",
+    "python": "python",
+    "js": "javascript",
+    "javascript": "javascript",
+    "ts": "typescript",
+    "typescript": "typescript",
+    "java": "java",
+    "c": "c",
+    "cpp": "c++",
+    "c++": "c++",
+    "cs": "c#",
+    "csharp": "c#",
+    "go": "go",
+    "rust": "rust",
+    "rs": "rust",
+    "rb": "ruby",
+    "ruby": "ruby",
+    "php": "php",
+    "sql": "sql",
+    "sh": "bash",
+    "bash": "bash",
+    "shell": "bash",
+    "html": "html",
+    "css": "css",
+    "r": "r",
+    "kotlin": "kotlin",
+    "swift": "swift",
 }
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Optional
 
 import numpy as np
 
@@ -175,7 +174,7 @@ def ward_levels(
     counts = [c for c in level_counts if c < k]
     if not counts:
         return []
-    pre: Optional[np.ndarray] = None
+    pre: np.ndarray | None = None
     if k > max_exact:
         pre = compact(KMeans(max_exact, n_init=1, random_state=seed).fit_predict(V, sample_weight=w))
         groups = int(pre.max()) + 1
@@ -196,7 +195,7 @@ def ward_levels(
     return parents
 
 
-def geometric_sizes(n_base: int, top: int, levels: Optional[int] = None, max_ratio: float = 8.0) -> list[int]:
+def geometric_sizes(n_base: int, top: int, levels: int | None = None, max_ratio: float = 8.0) -> list[int]:
     """Cluster counts above the base, shrinking geometrically (each step at most ``max_ratio``)."""
     if n_base <= top or levels == 0:
         return []

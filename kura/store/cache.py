@@ -12,8 +12,9 @@ import hashlib
 import json
 import sqlite3
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -102,7 +103,7 @@ class ItemCache:
         if self._pending >= self.commit_every or time.monotonic() - self._last_commit > self.commit_seconds:
             self.flush()
 
-    def __enter__(self) -> "ItemCache":
+    def __enter__(self) -> ItemCache:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,11 +39,27 @@ def write_parquet_exports(
         return path[::-1]
 
     paths = {cid: path_of(cid) for cid in set(base_of.values())}
-    rows: dict[str, list[Any]] = {k: [] for k in (
-        "chat_id", "summary", "request", "topic", "task", "languages", "concerning_score",
-        "user_frustration", "assistant_errors", "cluster_id", "cluster_path", "top_cluster_id",
-        "top_cluster", "x", "y", "metadata",
-    )}
+    rows: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "chat_id",
+            "summary",
+            "request",
+            "topic",
+            "task",
+            "languages",
+            "concerning_score",
+            "user_frustration",
+            "assistant_errors",
+            "cluster_id",
+            "cluster_path",
+            "top_cluster_id",
+            "top_cluster",
+            "x",
+            "y",
+            "metadata",
+        )
+    }
     for i, s in enumerate(summaries):
         cid = base_of.get(s.chat_id)
         path = paths.get(cid, []) if cid else []
@@ -92,7 +109,9 @@ def sql(run_dir: str | Path, query: str) -> tuple[list[str], list[tuple]]:
 
     run_dir = Path(run_dir)
     if not is_run_dir(run_dir):
-        raise InputError("is not a Kura run directory (no run.json): run `kura run INPUT --out DIR` first", path=str(run_dir))
+        raise InputError(
+            "is not a Kura run directory (no run.json): run `kura run INPUT --out DIR` first", path=str(run_dir)
+        )
     con = duckdb.connect()
     try:
         for view, name in TABLES.items():

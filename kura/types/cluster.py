@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Union
 
 from pydantic import BaseModel, Field, computed_field
 
@@ -14,7 +13,7 @@ class Cluster(BaseModel):
     description: str
     slug: str = Field(..., description="A three-word snake_case summary of what this cluster is about")
     chat_ids: list[str]
-    parent_id: Union[str, None] = None
+    parent_id: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

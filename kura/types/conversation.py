@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -19,14 +20,14 @@ Role = Literal["user", "assistant", "system", "tool"]
 class Message(BaseModel):
     """One turn. ``role`` is Kura 0.5's ``user``/``assistant`` plus ``system`` and ``tool``."""
 
-    created_at: Optional[datetime] = None
+    created_at: datetime | None = None
     role: Role
     content: str
 
 
 class Conversation(BaseModel):
     chat_id: str
-    created_at: Optional[datetime] = None
+    created_at: datetime | None = None
     messages: list[Message]
     metadata: metadata_dict = Field(default_factory=dict)
 
@@ -35,13 +36,13 @@ class Conversation(BaseModel):
         return [m for m in self.messages if m.role == "user"]
 
     @classmethod
-    def generate_conversation_dump(cls, conversations: list["Conversation"], file_path: str) -> None:
+    def generate_conversation_dump(cls, conversations: list[Conversation], file_path: str) -> None:
         """Write conversations as one JSON array (Kura 0.5's dump format)."""
         with open(file_path, "w", encoding="utf-8") as f:
             json.dump([c.model_dump(mode="json") for c in conversations], f)
 
     @classmethod
-    def from_conversation_dump(cls, file_path: Union[str, Path]) -> list["Conversation"]:
+    def from_conversation_dump(cls, file_path: str | Path) -> list[Conversation]:
         """Read a Kura 0.5 dump (JSON array or JSONL of ``Conversation`` objects)."""
         from kura.io import load_conversations
 
@@ -50,9 +51,9 @@ class Conversation(BaseModel):
     @classmethod
     def from_claude_conversation_dump(
         cls,
-        file_path: Union[str, Path],
+        file_path: str | Path,
         metadata_fn: Callable[[dict], metadata_dict] = lambda x: {},
-    ) -> list["Conversation"]:
+    ) -> list[Conversation]:
         """Read a Claude.ai ``conversations.json`` export."""
         from kura.io.claude import load_claude_export
 
@@ -63,12 +64,12 @@ class Conversation(BaseModel):
         cls,
         dataset_name: str,
         split: str = "train",
-        max_conversations: Union[int, None] = None,
+        max_conversations: int | None = None,
         chat_id_fn: Callable[[dict], str] = lambda x: x["chat_id"],
         created_at_fn: Callable[[dict], Any] = lambda x: x["created_at"],
         messages_fn: Callable[[dict], Any] = lambda x: x["messages"],
         metadata_fn: Callable[[dict], metadata_dict] = lambda x: {},
-    ) -> list["Conversation"]:
+    ) -> list[Conversation]:
         """Read a Hugging Face dataset: a hub name, or a directory written by ``save_to_disk``."""
         from kura.io.hf import load_hf_dataset
 

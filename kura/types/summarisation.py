@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional, Union
-
 from pydantic import BaseModel, Field
 
 
@@ -15,21 +13,19 @@ class GeneratedSummary(BaseModel):
         description="A clear and concise summary of the conversation in at most two sentences, "
         "avoiding phrases like 'Based on the conversation' and excluding proper nouns or PII",
     )
-    request: Optional[str] = Field(None, description="The user's overall request for the assistant")
-    topic: Optional[str] = Field(None, description="The main high-level topic of the conversation")
-    languages: Optional[list[str]] = Field(
-        None, description="Main human and programming languages, lowercase full names"
-    )
-    task: Optional[str] = Field(None, description="The task the model is being asked to perform")
-    concerning_score: Optional[int] = Field(None, ge=1, le=5, description="Safety concern, 1-5")
-    user_frustration: Optional[int] = Field(None, ge=1, le=5, description="User frustration, 1-5")
-    assistant_errors: Optional[list[str]] = Field(None, description="Errors the assistant made")
+    request: str | None = Field(None, description="The user's overall request for the assistant")
+    topic: str | None = Field(None, description="The main high-level topic of the conversation")
+    languages: list[str] | None = Field(None, description="Main human and programming languages, lowercase full names")
+    task: str | None = Field(None, description="The task the model is being asked to perform")
+    concerning_score: int | None = Field(None, ge=1, le=5, description="Safety concern, 1-5")
+    user_frustration: int | None = Field(None, ge=1, le=5, description="User frustration, 1-5")
+    assistant_errors: list[str] | None = Field(None, description="Errors the assistant made")
 
 
 class ConversationSummary(GeneratedSummary):
     chat_id: str
     metadata: dict = Field(default_factory=dict)
-    embedding: Optional[list[float]] = None
+    embedding: list[float] | None = None
 
     def __repr__(self) -> str:
         lines = [
@@ -50,4 +46,4 @@ class ConversationSummary(GeneratedSummary):
 
 class ExtractedProperty(BaseModel):
     name: str
-    value: Union[str, int, float, bool, list[str], list[int], list[float]]
+    value: str | int | float | bool | list[str] | list[int] | list[float]

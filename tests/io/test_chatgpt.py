@@ -6,9 +6,9 @@ import json
 from collections import Counter
 from datetime import datetime, timezone
 
-from kura.io import LoadReport, load_conversations
-
 from io_data import shared
+
+from kura.io import LoadReport, load_conversations
 
 
 def test_branched_export_gives_exactly_the_path_to_current_node():
@@ -57,14 +57,27 @@ def test_real_export_with_code_interpreter():
 def _node(node_id, parent, children, role=None, content=None, **metadata):
     message = None
     if role is not None:
-        message = {"id": node_id, "author": {"role": role, "name": None}, "create_time": 1700000000.5,
-                   "content": content, "metadata": metadata, "recipient": "all"}
+        message = {
+            "id": node_id,
+            "author": {"role": role, "name": None},
+            "create_time": 1700000000.5,
+            "content": content,
+            "metadata": metadata,
+            "recipient": "all",
+        }
     return {"id": node_id, "parent": parent, "children": children, "message": message}
 
 
 def _export(tmp_path, mapping, **fields):
-    record = {"title": "t", "create_time": 1700000000.0, "update_time": None, "mapping": mapping,
-              "conversation_id": "c1", "default_model_slug": None, **fields}
+    record = {
+        "title": "t",
+        "create_time": 1700000000.0,
+        "update_time": None,
+        "mapping": mapping,
+        "conversation_id": "c1",
+        "default_model_slug": None,
+        **fields,
+    }
     path = tmp_path / "conversations.json"
     path.write_text(json.dumps([record]))
     return path
@@ -74,15 +87,34 @@ def test_multimodal_hidden_reasoning_and_tool_messages(tmp_path):
     mapping = {
         "r": _node("r", None, ["s"]),
         "s": _node("s", "r", ["u"], "system", {"content_type": "text", "parts": ["Be brief."]}),
-        "u": _node("u", "s", ["h"], "user", {"content_type": "multimodal_text", "parts": [
-            {"content_type": "image_asset_pointer", "asset_pointer": "file-service://file-abc", "width": 640},
-            "What is in this picture?",
-        ]}),
-        "h": _node("h", "u", ["t"], "user", {"content_type": "text", "parts": ["hidden context"]},
-                   is_visually_hidden_from_conversation=True),
-        "t": _node("t", "h", ["b"], "assistant", {"content_type": "thoughts", "thoughts": [{"summary": "s", "content": "c"}]}),
+        "u": _node(
+            "u",
+            "s",
+            ["h"],
+            "user",
+            {
+                "content_type": "multimodal_text",
+                "parts": [
+                    {"content_type": "image_asset_pointer", "asset_pointer": "file-service://file-abc", "width": 640},
+                    "What is in this picture?",
+                ],
+            },
+        ),
+        "h": _node(
+            "h",
+            "u",
+            ["t"],
+            "user",
+            {"content_type": "text", "parts": ["hidden context"]},
+            is_visually_hidden_from_conversation=True,
+        ),
+        "t": _node(
+            "t", "h", ["b"], "assistant", {"content_type": "thoughts", "thoughts": [{"summary": "s", "content": "c"}]}
+        ),
         "b": _node("b", "t", ["a"], "tool", {"content_type": "text", "parts": ["search results: a cat"]}),
-        "a": _node("a", "b", [], "assistant", {"content_type": "text", "parts": ["A cat on a sofa."]}, model_slug="gpt-4o"),
+        "a": _node(
+            "a", "b", [], "assistant", {"content_type": "text", "parts": ["A cat on a sofa."]}, model_slug="gpt-4o"
+        ),
     }
     (conversation,) = load_conversations(_export(tmp_path, mapping, current_node="a"))
     assert [(m.role, m.content) for m in conversation.messages] == [
@@ -109,11 +141,22 @@ def test_broken_trees_are_reported(tmp_path):
     mapping = {"r": _node("r", None, [])}
     report = LoadReport()
     path = tmp_path / "conversations.json"
-    path.write_text(json.dumps([
-        {"conversation_id": "a", "mapping": mapping, "current_node": "missing"},
-        {"conversation_id": "b", "mapping": mapping, "current_node": "r"},
-        {"conversation_id": "c", "mapping": {"r": _node("r", None, ["u"]), "u": _node("u", "r", [], "user", {"content_type": "text", "parts": ["ok"]})}, "current_node": "u"},
-    ]))
+    path.write_text(
+        json.dumps(
+            [
+                {"conversation_id": "a", "mapping": mapping, "current_node": "missing"},
+                {"conversation_id": "b", "mapping": mapping, "current_node": "r"},
+                {
+                    "conversation_id": "c",
+                    "mapping": {
+                        "r": _node("r", None, ["u"]),
+                        "u": _node("u", "r", [], "user", {"content_type": "text", "parts": ["ok"]}),
+                    },
+                    "current_node": "u",
+                },
+            ]
+        )
+    )
     conversations = load_conversations(path, report=report)
     assert [c.chat_id for c in conversations] == ["c"]
     assert report.files[0].issues == [

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from io_data import fixture
+
 from kura.io import LoadReport, load_conversations
 from kura.io.claude import load_claude_export
 from kura.types import Conversation
-
-from io_data import fixture
 
 
 def test_new_style_export():
@@ -34,8 +34,11 @@ def test_new_style_export():
     )
     # Thinking is left out; the artifact call stays with the text it followed.
     assert "format='mixed' in pandas 2 handles this" not in answer.content
-    assert answer.content.startswith("Use `pd.to_datetime` with `format=\"mixed\"`")
-    assert "\n\n[tool call: artifacts]\ntype: application/vnd.ant.code\ntitle: Parse mixed timestamps\ncommand: create\n" in answer.content
+    assert answer.content.startswith('Use `pd.to_datetime` with `format="mixed"`')
+    assert (
+        "\n\n[tool call: artifacts]\ntype: application/vnd.ant.code\ntitle: Parse mixed timestamps\ncommand: create\n"
+        in answer.content
+    )
     assert 'df["ts"] = pd.to_datetime(df["ts"], format="mixed", dayfirst=True)' in answer.content
     assert "version_uuid" not in answer.content
     assert tool.content == "[tool result: artifacts]\nOK"
@@ -74,7 +77,9 @@ def test_kura05_entry_points_with_metadata_fn():
     def metadata_fn(record):
         return {"message_count": len(record["chat_messages"]), "project": "demo"}
 
-    conversations = Conversation.from_claude_conversation_dump(fixture("claude_export_old.json"), metadata_fn=metadata_fn)
+    conversations = Conversation.from_claude_conversation_dump(
+        fixture("claude_export_old.json"), metadata_fn=metadata_fn
+    )
     assert [c.metadata["message_count"] for c in conversations] == [2, 2]
     assert conversations[0].metadata["project"] == "demo" and conversations[0].metadata["title"] == "Haiku about autumn"
     assert [c.chat_id for c in load_claude_export(fixture("claude_export.json"))] == [

@@ -6,11 +6,10 @@ import gzip
 import json
 
 import pytest
+from io_data import fixture, shared
 
 from kura.errors import InputError
 from kura.io import FORMATS, detect_format, load_conversations
-
-from io_data import fixture, shared
 
 
 def test_format_names():
@@ -66,7 +65,9 @@ def test_unknown_content_lists_the_formats(tmp_path):
     with pytest.raises(InputError) as info:
         detect_format(path)
     message = str(info.value)
-    assert message.startswith("domains.json: cannot tell the format: the first record has the keys 'domain', 'intents'.")
+    assert message.startswith(
+        "domains.json: cannot tell the format: the first record has the keys 'domain', 'intents'."
+    )
     assert "claude, chatgpt, sharegpt, openai, kura, hh-rlhf, csv, parquet, hf" in message and "--format" in message
 
 

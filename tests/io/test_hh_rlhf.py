@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+from io_data import shared
+
 from kura.io import LoadReport, detect_format, load_conversations
 from kura.io.hh_rlhf import split_transcript
-
-from io_data import shared
 
 
 def test_real_gzipped_file():
@@ -30,13 +30,21 @@ def test_real_gzipped_file():
 
 def test_turns_keep_inner_newlines():
     messages = split_transcript("\n\nHuman: list two\n\nAssistant: 1. a\n\n2. b\n\nHuman: thanks")
-    assert [(m.role, m.content) for m in messages] == [("user", "list two"), ("assistant", "1. a\n\n2. b"), ("user", "thanks")]
+    assert [(m.role, m.content) for m in messages] == [
+        ("user", "list two"),
+        ("assistant", "1. a\n\n2. b"),
+        ("user", "thanks"),
+    ]
 
 
 def test_record_without_turns(tmp_path):
     path = tmp_path / "hh.jsonl"
-    path.write_text(json.dumps({"chosen": "\n\nHuman: hi\n\nAssistant: hello", "rejected": ""}) + "\n"
-                    + json.dumps({"chosen": "no speakers here", "rejected": ""}) + "\n")
+    path.write_text(
+        json.dumps({"chosen": "\n\nHuman: hi\n\nAssistant: hello", "rejected": ""})
+        + "\n"
+        + json.dumps({"chosen": "no speakers here", "rejected": ""})
+        + "\n"
+    )
     report = LoadReport()
     assert [c.chat_id for c in load_conversations(path, report=report)] == ["hh:0"]
     assert report.files[0].issues == ["hh.jsonl line 2: 'chosen' has no 'Human:' or 'Assistant:' turns"]

@@ -88,7 +88,7 @@ def test_not_an_array_missing_comma_and_trailing_data():
     assert broken.fatal and "expected a JSON array" in broken.message
     out = read('[{"a": 1} {"a": 2}]', 8)
     assert out[0].value == {"a": 1} and out[1].fatal and "expected ',' or ']' after element 0" in out[1].message
-    out = read('[1, 2] [3]', 8)
+    out = read("[1, 2] [3]", 8)
     assert [e.value for e in out[:2]] == [1, 2] and "after the closing ']'" in out[2].message
 
 

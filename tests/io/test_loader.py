@@ -10,12 +10,15 @@ import sys
 import pytest
 
 from kura.errors import InputError
-from kura.io import LoadReport, iter_conversations, load_conversations
-from kura.io import base
+from kura.io import LoadReport, base, iter_conversations, load_conversations
 
 
 def _record(chat_id, text="hi", **extra):
-    return {"id": chat_id, "messages": [{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}], **extra}
+    return {
+        "id": chat_id,
+        "messages": [{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}],
+        **extra,
+    }
 
 
 def _jsonl(path, records):
@@ -54,8 +57,10 @@ def test_cut_off_json_array_keeps_every_complete_record(tmp_path):
 
 def test_invalid_element_inside_an_array_is_skipped(tmp_path):
     path = tmp_path / "export.json"
-    path.write_text('[{"id": "a", "messages": [{"role": "user", "content": "x"}]}, {"id": "b", "messages": [}, '
-                    '{"id": "c", "messages": [{"role": "user", "content": "y"}]}]')
+    path.write_text(
+        '[{"id": "a", "messages": [{"role": "user", "content": "x"}]}, {"id": "b", "messages": [}, '
+        '{"id": "c", "messages": [{"role": "user", "content": "y"}]}]'
+    )
     report = LoadReport()
     assert [c.chat_id for c in load_conversations(path, report=report)] == ["a", "c"]
     assert report.files[0].issues[0].startswith("export.json [1]: not valid JSON: Expecting value")
@@ -64,8 +69,12 @@ def test_invalid_element_inside_an_array_is_skipped(tmp_path):
 def test_undecodable_bytes_cost_only_their_record(tmp_path):
     head = json.dumps([_record(f"c{i}", "filler " * 50) for i in range(400)])[:-1]  # beyond the 64 KiB sniff
     path = tmp_path / "export.json"
-    path.write_bytes(head.encode() + b', {"id": "bad", "messages": [{"role": "user", "content": "caf\xe9"}]}, '
-                     + json.dumps(_record("after")).encode() + b"]")
+    path.write_bytes(
+        head.encode()
+        + b', {"id": "bad", "messages": [{"role": "user", "content": "caf\xe9"}]}, '
+        + json.dumps(_record("after")).encode()
+        + b"]"
+    )
     report = LoadReport()
     conversations = load_conversations(path, report=report)
     assert len(conversations) == 401 and conversations[-1].chat_id == "after"
@@ -78,9 +87,9 @@ def test_undecodable_bytes_cost_only_their_record(tmp_path):
         (b"", "data.jsonl: the file is empty"),
         (b"  \n\n ", "data.jsonl: the file is empty"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "data.jsonl: is a binary file (it contains NUL bytes)"),
-        ("{\"id\": \"é\"}".encode("latin-1"), "data.jsonl: is not UTF-8 text (undecodable byte at offset 8)"),
+        ('{"id": "é"}'.encode("latin-1"), "data.jsonl: is not UTF-8 text (undecodable byte at offset 8)"),
         (b"hello there", "data.jsonl: is not JSON (it starts with 'hello there')"),
-        (gzip.compress(b"") , "data.jsonl: the file is empty"),
+        (gzip.compress(b""), "data.jsonl: the file is empty"),
         (b"\x1f\x8b\x08\x00garbage", "data.jsonl: not a readable gzip file"),
     ],
 )
@@ -156,17 +165,28 @@ def test_a_folder_where_nothing_can_be_read(tmp_path):
 
 def test_repeated_ids_across_files(tmp_path):
     first = _jsonl(tmp_path / "week1.jsonl", [_record("a", "hello"), _record("b", "bye")])
-    second = _jsonl(tmp_path / "week2.jsonl", [_record("a", "hello"), _record("b", "something else"), _record("b", "third")])
+    second = _jsonl(
+        tmp_path / "week2.jsonl", [_record("a", "hello"), _record("b", "something else"), _record("b", "third")]
+    )
     report = LoadReport()
     conversations = load_conversations([first, second], report=report)
     assert [(c.chat_id, c.messages[0].content) for c in conversations] == [
-        ("a", "hello"), ("b", "bye"), ("b#2", "something else"), ("b#3", "third"),
+        ("a", "hello"),
+        ("b", "bye"),
+        ("b#2", "something else"),
+        ("b#3", "third"),
     ]
     assert conversations[2].metadata["original_chat_id"] == "b" and "original_chat_id" not in conversations[1].metadata
     week2 = report.files[1]
     assert (week2.loaded, week2.duplicates, week2.renamed, week2.skipped) == (2, 1, 2, 0)
-    assert week2.issues[0] == "week2.jsonl line 2: chat_id 'b' was already used by a different conversation: renamed to 'b#2'"
-    assert report.summary_lines()[1] == "week2.jsonl: 2 conversations (openai), 1 duplicate dropped, 2 repeated ids renamed"
+    assert (
+        week2.issues[0]
+        == "week2.jsonl line 2: chat_id 'b' was already used by a different conversation: renamed to 'b#2'"
+    )
+    assert (
+        report.summary_lines()[1]
+        == "week2.jsonl: 2 conversations (openai), 1 duplicate dropped, 2 repeated ids renamed"
+    )
     assert report.total_duplicates == 1 and report.total_loaded == 4
 
 
@@ -190,14 +210,20 @@ def test_report_keeps_twenty_issues_and_counts_all(tmp_path):
 
 
 def test_conversations_without_usable_messages_are_skipped_with_a_reason(tmp_path):
-    path = _jsonl(tmp_path / "chats.jsonl", [
-        {"id": "blank", "messages": [{"role": "user", "content": "   "}]},
-        {"id": "none", "messages": []},
-        _record("fine"),
-    ])
+    path = _jsonl(
+        tmp_path / "chats.jsonl",
+        [
+            {"id": "blank", "messages": [{"role": "user", "content": "   "}]},
+            {"id": "none", "messages": []},
+            _record("fine"),
+        ],
+    )
     report = LoadReport()
     assert [c.chat_id for c in load_conversations(path, report=report)] == ["fine"]
-    assert report.files[0].issues == ["chats.jsonl line 1: no messages with text", "chats.jsonl line 2: no messages with text"]
+    assert report.files[0].issues == [
+        "chats.jsonl line 1: no messages with text",
+        "chats.jsonl line 2: no messages with text",
+    ]
 
 
 # -- laziness ---------------------------------------------------------------------------------
@@ -265,7 +291,9 @@ def test_memory_stays_flat_on_a_large_array(tmp_path):
         "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "print(n, (after - before) / 1024)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+    ).stdout.split()
     count, grown_mb = int(out[0]), float(out[1])
     assert count == 10_000
     assert grown_mb < size_mb / 3, (grown_mb, size_mb)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from itertools import islice
 
-from kura.io import LoadReport, iter_conversations, load_conversations
-
 from io_data import shared
+
+from kura.io import LoadReport, iter_conversations, load_conversations
 
 
 def test_oasst_real_sample():
@@ -34,7 +34,9 @@ def test_clinc_slice_keeps_the_label(tmp_path):
     assert [c.chat_id for c in conversations[:2]] == ["clinc150-train-0", "clinc150-train-1"]
     assert conversations[0].messages[0].content == "what expression would i use to say i love you if i were an italian"
     assert conversations[0].metadata["label"] == "translate"
-    assert len(conversations) == 300 and all(len(c.messages) == 1 and c.messages[0].role == "user" for c in conversations)
+    assert len(conversations) == 300 and all(
+        len(c.messages) == 1 and c.messages[0].role == "user" for c in conversations
+    )
     labels = {json.loads(line)["label"] for line in head}
     assert {c.metadata["label"] for c in conversations} == labels
 
@@ -51,13 +53,20 @@ def test_content_parts_tool_calls_and_roles(tmp_path):
         "user": "u-42",
         "messages": [
             {"role": "developer", "content": "Answer in French."},
-            {"role": "user", "content": [
-                {"type": "text", "text": "What does this sign say?"},
-                {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
-            ]},
-            {"role": "assistant", "content": None, "tool_calls": [
-                {"id": "call_1", "type": "function", "function": {"name": "ocr", "arguments": "{\"image\": 1}"}},
-            ]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What does this sign say?"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "ocr", "arguments": '{"image": 1}'}},
+                ],
+            },
             {"role": "tool", "tool_call_id": "call_1", "content": "DEFENSE DE FUMER"},
             {"role": "function", "name": "translate", "content": "no smoking"},
             {"role": "assistant", "content": [{"type": "output_text", "text": "Il est interdit de fumer."}]},
@@ -83,18 +92,23 @@ def test_content_parts_tool_calls_and_roles(tmp_path):
 def test_malformed_lines_are_skipped_with_line_numbers(tmp_path):
     good = json.dumps({"id": "a", "messages": [{"role": "user", "content": "hi"}]})
     path = tmp_path / "bad.jsonl"
-    path.write_text("\n".join([
-        good,
-        json.dumps({"id": "b", "messages": [{"role": "user", "content": "still fine"}]}),
-        json.dumps({"id": "c"}),
-        "",
-        '{"id": "d", "messages": [',
-        json.dumps({"id": "e", "messages": "hello"}),
-        json.dumps({"id": "f", "messages": [{"content": "who?"}]}),
-        json.dumps({"id": "g", "messages": [{"role": "user", "content": 5}]}),
-        json.dumps(["not", "an", "object"]),
-        json.dumps({"id": "h", "messages": [{"role": "user", "content": "last one"}]}),
-    ]) + "\n")
+    path.write_text(
+        "\n".join(
+            [
+                good,
+                json.dumps({"id": "b", "messages": [{"role": "user", "content": "still fine"}]}),
+                json.dumps({"id": "c"}),
+                "",
+                '{"id": "d", "messages": [',
+                json.dumps({"id": "e", "messages": "hello"}),
+                json.dumps({"id": "f", "messages": [{"content": "who?"}]}),
+                json.dumps({"id": "g", "messages": [{"role": "user", "content": 5}]}),
+                json.dumps(["not", "an", "object"]),
+                json.dumps({"id": "h", "messages": [{"role": "user", "content": "last one"}]}),
+            ]
+        )
+        + "\n"
+    )
     report = LoadReport()
     conversations = load_conversations(path, report=report)
     assert [c.chat_id for c in conversations] == ["a", "b", "h"]

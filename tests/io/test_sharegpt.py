@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from io_data import fixture, shared
 
 from kura.io import LoadReport, load_conversations
 from kura.io.base import ROLE_ALIASES
-
-from io_data import fixture, shared
 
 
 @pytest.mark.parametrize("name", ["sharegpt_oasst.json", "sharegpt_oasst.jsonl"])
@@ -22,7 +21,10 @@ def test_array_and_lines_give_the_same_conversations(name):
         body = [(m.role, m.content) for m in conversation.messages if m.role != "system"]
         assert body == [(m["role"], m["content"]) for m in original["messages"]]
         assert conversation.metadata == {"source_file": name, "source_format": "sharegpt", "model": "oasst"}
-    assert (conversations[0].messages[0].role, conversations[0].messages[0].content) == ("system", "You are a helpful assistant.")
+    assert (conversations[0].messages[0].role, conversations[0].messages[0].content) == (
+        "system",
+        "You are a helpful assistant.",
+    )
 
 
 def test_tool_turns():
@@ -35,10 +37,22 @@ def test_tool_turns():
 
 @pytest.mark.parametrize(
     "speaker, role",
-    [("human", "user"), ("user", "user"), ("Human", "user"), ("gpt", "assistant"), ("chatgpt", "assistant"),
-     ("bing", "assistant"), ("bard", "assistant"), ("assistant", "assistant"), ("model", "assistant"),
-     ("system", "system"), ("tool", "tool"), ("function", "tool"), ("observation", "tool"),
-     ("function_call", "assistant")],
+    [
+        ("human", "user"),
+        ("user", "user"),
+        ("Human", "user"),
+        ("gpt", "assistant"),
+        ("chatgpt", "assistant"),
+        ("bing", "assistant"),
+        ("bard", "assistant"),
+        ("assistant", "assistant"),
+        ("model", "assistant"),
+        ("system", "system"),
+        ("tool", "tool"),
+        ("function", "tool"),
+        ("observation", "tool"),
+        ("function_call", "assistant"),
+    ],
 )
 def test_speaker_names(tmp_path, speaker, role):
     assert ROLE_ALIASES[speaker.lower()] == role
@@ -51,12 +65,16 @@ def test_speaker_names(tmp_path, speaker, role):
 
 def test_bad_turns_are_reported_with_their_position(tmp_path):
     path = tmp_path / "chats.json"
-    path.write_text(json.dumps([
-        {"id": "ok", "conversations": [{"from": "human", "value": "hi"}]},
-        {"id": "bad-from", "conversations": [{"from": "narrator", "value": "once upon a time"}]},
-        {"id": "no-from", "conversations": [{"value": "hi"}]},
-        {"id": "empty", "conversations": [{"from": "human", "value": "  "}]},
-    ]))
+    path.write_text(
+        json.dumps(
+            [
+                {"id": "ok", "conversations": [{"from": "human", "value": "hi"}]},
+                {"id": "bad-from", "conversations": [{"from": "narrator", "value": "once upon a time"}]},
+                {"id": "no-from", "conversations": [{"value": "hi"}]},
+                {"id": "empty", "conversations": [{"from": "human", "value": "  "}]},
+            ]
+        )
+    )
     report = LoadReport()
     assert [c.chat_id for c in load_conversations(path, report=report)] == ["ok"]
     assert report.files[0].issues == [
@@ -68,7 +86,12 @@ def test_bad_turns_are_reported_with_their_position(tmp_path):
 
 def test_turns_with_openai_names_inside(tmp_path):
     path = tmp_path / "chats.jsonl"
-    path.write_text(json.dumps({"id": "x", "conversations": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}) + "\n")
+    path.write_text(
+        json.dumps(
+            {"id": "x", "conversations": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+        )
+        + "\n"
+    )
     (conversation,) = load_conversations(path)
     assert conversation.metadata["source_format"] == "sharegpt"
     assert [(m.role, m.content) for m in conversation.messages] == [("user", "hi"), ("assistant", "hello")]

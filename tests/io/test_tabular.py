@@ -9,11 +9,10 @@ from datetime import datetime, timezone
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from io_data import fixture, shared
 
 from kura.errors import ConfigError, InputError
 from kura.io import LoadReport, load_conversations, parse_column_map
-
-from io_data import fixture, shared
 
 
 def _oasst(ids):
@@ -34,7 +33,9 @@ def test_interleaved_message_rows_are_grouped_by_conversation():
     conversations = load_conversations(fixture("oasst_messages.csv"), report=report)
     assert [c.chat_id for c in conversations] == OASST_IDS
     for conversation, original in zip(conversations, _oasst(OASST_IDS)):
-        assert [(m.role, m.content) for m in conversation.messages] == [(m["role"], m["content"]) for m in original["messages"]]
+        assert [(m.role, m.content) for m in conversation.messages] == [
+            (m["role"], m["content"]) for m in original["messages"]
+        ]
     assert conversations[0].created_at == datetime(2024, 5, 1, 12, 1, tzinfo=timezone.utc)
     assert [m.created_at.minute for m in conversations[1].messages] == [2, 5, 7]  # one row per minute, interleaved
     assert conversations[0].metadata == {"source_file": "oasst_messages.csv", "source_format": "csv"}
@@ -57,7 +58,9 @@ def test_one_row_per_conversation_keeps_other_columns():
     assert len(conversations) == 20
     first = conversations[0]
     assert first.chat_id == "clinc150-train-0"
-    assert [(m.role, m.content) for m in first.messages] == [("user", "what expression would i use to say i love you if i were an italian")]
+    assert [(m.role, m.content) for m in first.messages] == [
+        ("user", "what expression would i use to say i love you if i were an italian")
+    ]
     assert first.metadata == {"source_file": "clinc150_slice.csv", "source_format": "csv", "label": "translate"}
     assert {c.metadata["label"] for c in conversations} == {"translate", "transfer", "timer", "pto_balance", "weather"}
 
@@ -101,7 +104,9 @@ def test_columns_that_cannot_be_guessed_are_listed(tmp_path):
         "odd.csv: cannot tell which column holds the message text; its columns are: 'uid', 'utterance_text', 'when'. "
         "Name it with columns={'content': NAME} (command line: --columns content=NAME)"
     )
-    with pytest.raises(InputError, match=r"odd.csv: has no column 'body' \(given for content\); its columns are: 'uid'"):
+    with pytest.raises(
+        InputError, match=r"odd.csv: has no column 'body' \(given for content\); its columns are: 'uid'"
+    ):
         load_conversations(path, columns={"content": "body"})
     (conversation,) = load_conversations(path, columns={"content": "utterance_text", "id": "uid", "created_at": "when"})
     assert conversation.chat_id == "1" and conversation.created_at == datetime(2024, 1, 1)
@@ -110,9 +115,13 @@ def test_columns_that_cannot_be_guessed_are_listed(tmp_path):
 def test_role_without_id_and_bad_rows(tmp_path):
     path = tmp_path / "log.csv"
     path.write_text("role,text\nuser,hi\n")
-    with pytest.raises(InputError, match="has a role column \\('role'\\), so each row is a message, but no conversation id"):
+    with pytest.raises(
+        InputError, match="has a role column \\('role'\\), so each row is a message, but no conversation id"
+    ):
         load_conversations(path)
-    path.write_text("chat,role,text,time\na,user,hi,2024-01-01T10:00:00\na,robot,beep,\nb,user,,\na,assistant,hello,later\n")
+    path.write_text(
+        "chat,role,text,time\na,user,hi,2024-01-01T10:00:00\na,robot,beep,\nb,user,,\na,assistant,hello,later\n"
+    )
     report = LoadReport()
     (conversation,) = load_conversations(path, report=report, columns={"id": "chat"})
     assert [m.content for m in conversation.messages] == ["hi"]
@@ -129,7 +138,9 @@ def test_an_undecodable_row_costs_only_itself(tmp_path):
     path.write_bytes(b"id,text\n" + rows.encode() + "3000,caf\xe9\n".encode("latin-1") + b"3001,after\n")
     report = LoadReport()
     conversations = load_conversations(path, report=report)
-    assert len(conversations) == 3001 and conversations[2999].messages[0].content == "question number 2999 about invoices"
+    assert (
+        len(conversations) == 3001 and conversations[2999].messages[0].content == "question number 2999 about invoices"
+    )
     assert conversations[-1].messages[0].content == "after"
     assert report.files[0].issues == ["big.csv line 3002: not UTF-8 text"]
 

@@ -15,14 +15,34 @@ def chat(chat_id: str, *turns: str, **metadata) -> Conversation:
 
 
 TOPICS = {
-    "python": ["How do I reverse a list in python", "Fix my python loop that never ends", "Explain python decorators with an example",
-               "Why does my python script raise KeyError", "Sort a python dictionary by value"],
-    "cooking": ["Give me a recipe for banana bread", "How long should I boil an egg", "What spices go well with lentil soup",
-                "Suggest a vegetarian dinner recipe", "How do I make fresh pasta dough"],
-    "travel": ["Plan a three day trip to the mountains", "What should I pack for a beach holiday", "Find cheap ways to travel by train",
-               "Suggest a road trip itinerary along the coast", "How do I avoid jet lag on long flights"],
-    "fitness": ["Make me a beginner running plan", "How many push ups should I do daily", "Suggest a stretching routine for back pain",
-                "Build a weekly gym workout split", "How do I improve my squat form"],
+    "python": [
+        "How do I reverse a list in python",
+        "Fix my python loop that never ends",
+        "Explain python decorators with an example",
+        "Why does my python script raise KeyError",
+        "Sort a python dictionary by value",
+    ],
+    "cooking": [
+        "Give me a recipe for banana bread",
+        "How long should I boil an egg",
+        "What spices go well with lentil soup",
+        "Suggest a vegetarian dinner recipe",
+        "How do I make fresh pasta dough",
+    ],
+    "travel": [
+        "Plan a three day trip to the mountains",
+        "What should I pack for a beach holiday",
+        "Find cheap ways to travel by train",
+        "Suggest a road trip itinerary along the coast",
+        "How do I avoid jet lag on long flights",
+    ],
+    "fitness": [
+        "Make me a beginner running plan",
+        "How many push ups should I do daily",
+        "Suggest a stretching routine for back pain",
+        "Build a weekly gym workout split",
+        "How do I improve my squat form",
+    ],
 }
 
 

@@ -23,8 +23,16 @@ def base_level(per_topic: int = 12, seed: int = 0) -> LevelInput:
     for t, topic in enumerate(TOPICS):
         for i in range(per_topic):
             ids = [f"{topic}-{i}-{j}" for j in range(1 + i % 3)]
-            clusters.append(Cluster(id=f"0-{topic}-{i}", name=f"Ask about {topic} case {i}", description=f"Users asked about {topic}.",
-                                    slug=f"{topic}_{i}", chat_ids=ids, parent_id=None))
+            clusters.append(
+                Cluster(
+                    id=f"0-{topic}-{i}",
+                    name=f"Ask about {topic} case {i}",
+                    description=f"Users asked about {topic}.",
+                    slug=f"{topic}_{i}",
+                    chat_ids=ids,
+                    parent_id=None,
+                )
+            )
             vectors.append(axes[t] + 0.05 * rng.standard_normal(16))
             texts.append([f"{topic} question {i}"])
     return LevelInput(clusters=clusters, vectors=np.array(vectors), texts=texts)
@@ -62,7 +70,11 @@ def obedient(messages, schema):
     if "names" in props:
         return {"names": [f"Get help with {t}" for t in TOPICS if any(t in line.lower() for line in lines)]}
     topic = topic_of(" ".join(lines))
-    return {"name": f"Get help with {topic}", "summary": f"Users asked about {topic}.", "slug": f"{topic}_help_requests"}
+    return {
+        "name": f"Get help with {topic}",
+        "summary": f"Users asked about {topic}.",
+        "slug": f"{topic}_help_requests",
+    }
 
 
 def build(llm, base, **options):
@@ -135,7 +147,9 @@ def test_failed_assignments_join_the_nearest_parent():
         return obedient(messages, schema)
 
     base = base_level()
-    hierarchy, tree = build(FakeLLM(responder=half_broken), base, top_clusters=4, neighbourhood_size=10, assign_batch=6, levels=1)
+    hierarchy, tree = build(
+        FakeLLM(responder=half_broken), base, top_clusters=4, neighbourhood_size=10, assign_batch=6, levels=1
+    )
     roots = check_tree(tree, base)
     failed = {f["id"] for f in hierarchy.failures}
     assert failed and failed <= {c.id for c in base.clusters}
@@ -149,7 +163,9 @@ def test_candidates_are_shown_in_a_shuffled_order_per_request():
     def recording(messages, schema):
         if "categories" in schema.get("properties", {}):
             body = messages[-1]["content"]
-            seen_orders.append(tuple(re.search(r"<categories>\n(.*?)\n</categories>", body, re.S).group(1).splitlines()))
+            seen_orders.append(
+                tuple(re.search(r"<categories>\n(.*?)\n</categories>", body, re.S).group(1).splitlines())
+            )
         return obedient(messages, schema)
 
     build(FakeLLM(responder=recording), base_level(), top_clusters=4, neighbourhood_size=48, assign_batch=4, levels=1)

@@ -11,6 +11,7 @@ import json
 import time
 
 import pytest
+from llm_data import topic_conversations
 from pydantic import BaseModel, Field
 
 import kura
@@ -18,10 +19,11 @@ from kura.llm import InvalidOutputError, ProviderError, RetryPolicy, get_llm
 from kura.llm.embeddings import OpenAIEmbedder
 from kura.llm.fake_server import FakeOpenAIServer
 
-from llm_data import topic_conversations
-
 QUICK = RetryPolicy(max_attempts=4, base_delay=0.05, max_delay=0.2)
-ASK = [{"role": "system", "content": "rules"}, {"role": "user", "content": "<data>\nsay hello there\n</data>\n\nAnswer."}]
+ASK = [
+    {"role": "system", "content": "rules"},
+    {"role": "user", "content": "<data>\nsay hello there\n</data>\n\nAnswer."},
+]
 
 
 class Answer(BaseModel):
@@ -126,8 +128,14 @@ def test_api_keys_never_reach_errors_files_or_cache_keys(server, tmp_path):
     with pytest.raises(ProviderError) as info:
         ask(llm)
     assert secret not in str(info.value)
-    result = kura.run(topic_conversations()[:10], tmp_path / "run", llm=client(server, api_key=secret),
-                      embedder="hashing", projector="pca", clusters_per_group=5)
+    result = kura.run(
+        topic_conversations()[:10],
+        tmp_path / "run",
+        llm=client(server, api_key=secret),
+        embedder="hashing",
+        projector="pca",
+        clusters_per_group=5,
+    )
     assert not result.failures
     for path in (tmp_path / "run").iterdir():
         assert secret.encode() not in path.read_bytes(), path.name
@@ -143,7 +151,9 @@ def test_embeddings_over_http(server):
 def pipeline(server, out, llm=None, **options):
     llm = llm or client(server, max_concurrency=8)
     embedder = OpenAIEmbedder("text-embedding-3-small", base_url=server.url, retry=QUICK)
-    return kura.run(topic_conversations(), out, llm=llm, embedder=embedder, projector="pca", clusters_per_group=5, **options)
+    return kura.run(
+        topic_conversations(), out, llm=llm, embedder=embedder, projector="pca", clusters_per_group=5, **options
+    )
 
 
 def test_a_second_run_sends_no_request_at_all(server, tmp_path):
@@ -158,11 +168,17 @@ def test_a_second_run_sends_no_request_at_all(server, tmp_path):
 def test_a_server_that_dies_mid_run(tmp_path):
     server = FakeOpenAIServer(delay=0.02, die_after=8).start()
     port = server.port
-    llm = get_llm("openai/test-model", base_url=server.url, max_concurrency=4,
-                  retry=RetryPolicy(max_attempts=3, base_delay=0.05, max_delay=0.1))
+    llm = get_llm(
+        "openai/test-model",
+        base_url=server.url,
+        max_concurrency=4,
+        retry=RetryPolicy(max_attempts=3, base_delay=0.05, max_delay=0.1),
+    )
     llm.breaker = 6
     start = time.monotonic()
-    first = kura.run(topic_conversations(), tmp_path / "run", llm=llm, embedder="hashing", projector="pca", clusters_per_group=5)
+    first = kura.run(
+        topic_conversations(), tmp_path / "run", llm=llm, embedder="hashing", projector="pca", clusters_per_group=5
+    )
     assert time.monotonic() - start < 30
     server.stop()
     summary_failures = [f for f in first.failures if f["stage"] == "summarise"]
@@ -173,7 +189,9 @@ def test_a_server_that_dies_mid_run(tmp_path):
     assert all("connection failed" in f["error"] or "server looks down" in f["error"] for f in summary_failures)
 
     with FakeOpenAIServer(port=port) as back:  # the same URL, so the cache still applies
-        second = kura.run(topic_conversations(), tmp_path / "run", llm=llm, embedder="hashing", projector="pca", clusters_per_group=5)
+        second = kura.run(
+            topic_conversations(), tmp_path / "run", llm=llm, embedder="hashing", projector="pca", clusters_per_group=5
+        )
         summary_requests = second.usage["stages"]["summarise"]["requests"]
     assert summary_requests == len(summary_failures) and not second.failures and back.counts["chat"] > 0
     assert len(second.summaries) == 20
@@ -198,10 +216,29 @@ def test_the_cli_end_to_end_against_an_openai_compatible_server(server, tmp_path
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-cli-123456")
     data = tmp_path / "chats.jsonl"
-    data.write_text("\n".join(json.dumps({"id": c.chat_id, "messages": [m.model_dump(include={"role", "content"}) for m in c.messages]})
-                              for c in topic_conversations()))
-    args = ["run", str(data), "--out", str(tmp_path / "run"), "--llm", "openai/gpt-4o-mini", "--base-url", server.url,
-            "--embedder", "openai/text-embedding-3-small", "--projector", "pca", "-k", "5", "-q"]
+    data.write_text(
+        "\n".join(
+            json.dumps({"id": c.chat_id, "messages": [m.model_dump(include={"role", "content"}) for m in c.messages]})
+            for c in topic_conversations()
+        )
+    )
+    args = [
+        "run",
+        str(data),
+        "--out",
+        str(tmp_path / "run"),
+        "--llm",
+        "openai/gpt-4o-mini",
+        "--base-url",
+        server.url,
+        "--embedder",
+        "openai/text-embedding-3-small",
+        "--projector",
+        "pca",
+        "-k",
+        "5",
+        "-q",
+    ]
     done = CliRunner().invoke(app, args)
     assert done.exit_code == 0, done.output
     assert "Mode: language model (openai/gpt-4o-mini)" in done.output and "embed" in done.output

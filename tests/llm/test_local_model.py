@@ -24,14 +24,34 @@ except ImportError:
 CHATS = [
     ("py-1", "How do I reverse a list in Python?", "Use my_list[::-1] or my_list.reverse()."),
     ("py-2", "My Python for loop never stops, what is wrong?", "Check that the loop variable changes each time."),
-    ("cook-1", "Give me a quick recipe for banana bread.", "Mash three bananas, mix with flour, sugar and eggs, bake 50 minutes."),
+    (
+        "cook-1",
+        "Give me a quick recipe for banana bread.",
+        "Mash three bananas, mix with flour, sugar and eggs, bake 50 minutes.",
+    ),
     ("cook-2", "How long should I boil an egg for a soft yolk?", "About six minutes in boiling water."),
 ]
 
 
 def kura_run(data, out):
-    command = [sys.executable, "-c", "from kura.cli import main; main()", "run", str(data), "--out", str(out), "--llm", "local",
-               "--projector", "pca", "--clusters-per-group", "2", "--top-clusters", "1", "-q"]
+    command = [
+        sys.executable,
+        "-c",
+        "from kura.cli import main; main()",
+        "run",
+        str(data),
+        "--out",
+        str(out),
+        "--llm",
+        "local",
+        "--projector",
+        "pca",
+        "--clusters-per-group",
+        "2",
+        "--top-clusters",
+        "1",
+        "-q",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
@@ -40,8 +60,12 @@ def kura_run(data, out):
 @pytest.mark.slow
 def test_local_model_end_to_end(tmp_path):
     data = tmp_path / "chats.jsonl"
-    data.write_text("\n".join(json.dumps({"id": i, "messages": [{"role": "user", "content": u}, {"role": "assistant", "content": a}]})
-                              for i, u, a in CHATS))
+    data.write_text(
+        "\n".join(
+            json.dumps({"id": i, "messages": [{"role": "user", "content": u}, {"role": "assistant", "content": a}]})
+            for i, u, a in CHATS
+        )
+    )
     out = tmp_path / "run"
     kura_run(data, out)
     meta = json.loads((out / "run.json").read_text())

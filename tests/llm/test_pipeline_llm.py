@@ -6,13 +6,12 @@ import asyncio
 import json
 
 import pytest
+from llm_data import chat, topic_conversations
 from typer.testing import CliRunner
 
 import kura
 from kura.llm import FakeLLM, LLMSummariser, ProviderError
 from kura.types import GeneratedSummary
-
-from llm_data import chat, topic_conversations
 
 FAST = dict(embedder="hashing", projector="pca", clusters_per_group=5)
 
@@ -51,8 +50,11 @@ def test_custom_schema_fields_and_extractors_land_in_metadata(tmp_path):
 
     summariser = LLMSummariser(FakeLLM(), response_schema=WithSentiment)
     result = kura.run(
-        topic_conversations()[:10], tmp_path / "run", summariser=summariser,
-        extractors=[lambda c: {"turns_by_user": sum(m.role == "user" for m in c.messages)}], **FAST,
+        topic_conversations()[:10],
+        tmp_path / "run",
+        summariser=summariser,
+        extractors=[lambda c: {"turns_by_user": sum(m.role == "user" for m in c.messages)}],
+        **FAST,
     )
     first = result.summaries[0]
     assert first.metadata["sentiment"] and first.metadata["turns_by_user"] == 1
@@ -61,17 +63,28 @@ def test_custom_schema_fields_and_extractors_land_in_metadata(tmp_path):
 
 def test_identical_chats_keep_their_own_ids_and_metadata_and_share_one_call(tmp_path):
     llm = FakeLLM()
-    twins = [chat("a", "Same question about python lists", "Same answer.", team="red"),
-             chat("b", "Same question about python lists", "Same answer.", team="blue")]
+    twins = [
+        chat("a", "Same question about python lists", "Same answer.", team="red"),
+        chat("b", "Same question about python lists", "Same answer.", team="blue"),
+    ]
     result = kura.run(twins + topic_conversations()[5:15], tmp_path / "run", llm=llm, **FAST)
     by_id = {s.chat_id: s for s in result.summaries}
     assert by_id["a"].metadata["team"] == "red" and by_id["b"].metadata["team"] == "blue"
-    assert sum("Same question about python lists" in m[1]["content"] for m in llm.calls if "<conversation>" in m[1]["content"]) == 1
+    assert (
+        sum(
+            "Same question about python lists" in m[1]["content"]
+            for m in llm.calls
+            if "<conversation>" in m[1]["content"]
+        )
+        == 1
+    )
 
 
 def test_a_long_conversation_is_cut_not_failed(tmp_path):
     llm = FakeLLM()
-    long_chat = chat("long", "Please review my novel. " + "Chapter text. " * 20_000, "It is long.", "Thanks, that helped!")
+    long_chat = chat(
+        "long", "Please review my novel. " + "Chapter text. " * 20_000, "It is long.", "Thanks, that helped!"
+    )
     summariser = LLMSummariser(llm, max_input_tokens=1000)
     result = kura.run([long_chat] + topic_conversations()[:9], tmp_path / "run", summariser=summariser, **FAST)
     assert not result.failures
@@ -141,20 +154,49 @@ def test_cli_run_with_llm_prints_usage_and_dry_run_spends_nothing(tmp_path):
     from kura.cli import app
 
     data = tmp_path / "chats.jsonl"
-    data.write_text("\n".join(json.dumps({"id": c.chat_id, "messages": [m.model_dump(include={"role", "content"}) for m in c.messages]})
-                              for c in topic_conversations()))
+    data.write_text(
+        "\n".join(
+            json.dumps({"id": c.chat_id, "messages": [m.model_dump(include={"role", "content"}) for m in c.messages]})
+            for c in topic_conversations()
+        )
+    )
     runner = CliRunner()
-    done = runner.invoke(app, ["run", str(data), "--out", str(tmp_path / "run"), "--llm", "fake/echo", "--embedder", "hashing",
-                               "--projector", "pca", "-k", "5", "--concurrency", "7", "-q"])
+    done = runner.invoke(
+        app,
+        [
+            "run",
+            str(data),
+            "--out",
+            str(tmp_path / "run"),
+            "--llm",
+            "fake/echo",
+            "--embedder",
+            "hashing",
+            "--projector",
+            "pca",
+            "-k",
+            "5",
+            "--concurrency",
+            "7",
+            "-q",
+        ],
+    )
     assert done.exit_code == 0, done.output
-    assert "Language-model usage" in done.output and "summarise" in done.output and "Mode: language model (fake/echo)" in done.output
+    assert (
+        "Language-model usage" in done.output
+        and "summarise" in done.output
+        and "Mode: language model (fake/echo)" in done.output
+    )
 
-    dry = runner.invoke(app, ["run", str(data), "--out", str(tmp_path / "dry"), "--llm", "openai/gpt-4o-mini", "--dry-run"])
+    dry = runner.invoke(
+        app, ["run", str(data), "--out", str(tmp_path / "dry"), "--llm", "openai/gpt-4o-mini", "--dry-run"]
+    )
     assert dry.exit_code == 0, dry.output
     assert "20 requests" in dry.output and "total cost: $" in dry.output and not (tmp_path / "dry").exists()
 
 
 # -- Kura 0.5's classes ----------------------------------------------------------------------
+
 
 def test_kura05_classes_construct_without_a_key_and_fail_clearly_when_used():
     from kura.cluster import ClusterDescriptionModel
@@ -163,7 +205,13 @@ def test_kura05_classes_construct_without_a_key_and_fail_clearly_when_used():
     from kura.meta_cluster import MetaClusterModel
     from kura.summarisation import SummaryModel
 
-    summary_model = SummaryModel(model="openai/gpt-4o-mini", max_concurrent_requests=50, checkpoint_filename="summaries", console=None, cache=None)
+    summary_model = SummaryModel(
+        model="openai/gpt-4o-mini",
+        max_concurrent_requests=50,
+        checkpoint_filename="summaries",
+        console=None,
+        cache=None,
+    )
     ClusterDescriptionModel(model="openai/gpt-4o-mini", max_concurrent_requests=50, temperature=0.2)
     MetaClusterModel(max_clusters=10, model="openai/gpt-4o-mini", embedding_model=None)
     embedder = OpenAIEmbeddingModel(model_name="text-embedding-3-small", model_batch_size=50, n_concurrent_jobs=5)
@@ -183,11 +231,15 @@ def test_kura05_procedural_pipeline_with_llm_models(tmp_path):
         mood: str
 
     async def main():
-        summaries = await summarise_conversations(topic_conversations(), model=SummaryModel(model="fake/echo"), response_schema=WithMood)
+        summaries = await summarise_conversations(
+            topic_conversations(), model=SummaryModel(model="fake/echo"), response_schema=WithMood
+        )
         clusters = await generate_base_clusters_from_conversation_summaries(
-            summaries, embedding_model=HashingEmbedder(), clustering_model=ClusterDescriptionModel(model="fake/echo"))
+            summaries, embedding_model=HashingEmbedder(), clustering_model=ClusterDescriptionModel(model="fake/echo")
+        )
         tree = await reduce_clusters_from_base_clusters(
-            clusters, model=MetaClusterModel(model="fake/echo", max_clusters=2, embedding_model=HashingEmbedder()))
+            clusters, model=MetaClusterModel(model="fake/echo", max_clusters=2, embedding_model=HashingEmbedder())
+        )
         return summaries, clusters, tree
 
     summaries, clusters, tree = asyncio.run(main())
@@ -204,7 +256,13 @@ def test_kura05_summary_model_summarise_and_generate_clusters():
     class WithMood(GeneratedSummary):
         mood: str
 
-    summaries = asyncio.run(SummaryModel(model="fake/echo").summarise(topic_conversations()[:4], response_schema=WithMood, temperature=0.0))
-    assert [s.chat_id for s in summaries] == ["python-0", "python-1", "python-2", "python-3"] and summaries[0].metadata["mood"]
-    clusters = asyncio.run(ClusterDescriptionModel(model="fake/echo").generate_clusters({0: summaries[:2], 1: summaries[2:]}))
+    summaries = asyncio.run(
+        SummaryModel(model="fake/echo").summarise(topic_conversations()[:4], response_schema=WithMood, temperature=0.0)
+    )
+    assert [s.chat_id for s in summaries] == ["python-0", "python-1", "python-2", "python-3"] and summaries[0].metadata[
+        "mood"
+    ]
+    clusters = asyncio.run(
+        ClusterDescriptionModel(model="fake/echo").generate_clusters({0: summaries[:2], 1: summaries[2:]})
+    )
     assert [c.count for c in clusters] == [2, 2] and all(c.name and c.slug for c in clusters)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from llm_data import chat
+
 from kura.llm.prompts import fit_messages, summary_messages
 from kura.llm.schema import cap_lengths, gemini_schema, openai_strict, parse_json_reply, response_schema
 from kura.types import GeneratedCluster, GeneratedSummary
-
-from llm_data import chat
 
 
 def test_short_conversations_are_untouched():
@@ -15,7 +15,9 @@ def test_short_conversations_are_untouched():
 
 
 def test_long_conversations_keep_the_start_and_the_end():
-    messages = [("user", "FIRST ask " + "a" * 50)] + [("assistant" if i % 2 else "user", f"middle {i} " + "x " * 200) for i in range(40)]
+    messages = [("user", "FIRST ask " + "a" * 50)] + [
+        ("assistant" if i % 2 else "user", f"middle {i} " + "x " * 200) for i in range(40)
+    ]
     messages.append(("user", "LAST complaint: this still does not work"))
     fitted = fit_messages(messages, 2000)
     text = "".join(c for _, c in fitted)
@@ -39,14 +41,22 @@ def test_summary_prompt_layout_system_then_tagged_transcript_then_instruction():
     messages = summary_messages(chat("1", "How do I sort a list?", "Use sorted()."), None, 10_000, ["sentiment"])
     assert messages[0]["role"] == "system" and "proper nouns" in messages[0]["content"]
     body = messages[1]["content"]
-    assert body.index("<conversation>") < body.index("User: How do I sort a list?") < body.index("</conversation>") < body.index("summary:")
+    assert (
+        body.index("<conversation>")
+        < body.index("User: How do I sort a list?")
+        < body.index("</conversation>")
+        < body.index("summary:")
+    )
     assert "Also fill sentiment" in body
 
 
 def test_a_custom_prompt_replaces_the_instruction_and_a_jinja_one_the_message():
     conversation = chat("1", "How do I sort a list?", "Use sorted().")
     custom = summary_messages(conversation, "Rate the technical complexity.", 10_000)
-    assert custom[1]["content"].endswith("Rate the technical complexity.") and "User: How do I sort" in custom[1]["content"]
+    assert (
+        custom[1]["content"].endswith("Rate the technical complexity.")
+        and "User: How do I sort" in custom[1]["content"]
+    )
     template = "{% for message in conversation.messages %}<m>{{ message.role }}: {{ message.content }}</m>{% endfor %} Summarise."
     rendered = summary_messages(conversation, template, 10_000)
     assert rendered[1]["content"] == "<m>user: How do I sort a list?</m><m>assistant: Use sorted().</m> Summarise."
@@ -63,7 +73,10 @@ def test_openai_strict_schema_requires_every_field_and_drops_unsupported_keyword
 def test_gemini_schema_uses_openapi_types_and_nullable():
     schema = gemini_schema(response_schema(GeneratedSummary))
     assert schema["type"] == "OBJECT"
-    assert schema["properties"]["summary"] == {"type": "STRING", "description": schema["properties"]["summary"]["description"]}
+    assert schema["properties"]["summary"] == {
+        "type": "STRING",
+        "description": schema["properties"]["summary"]["description"],
+    }
     assert schema["properties"]["concerning_score"]["nullable"] is True
     assert schema["properties"]["concerning_score"]["type"] == "INTEGER"
     assert schema["propertyOrdering"][0] == "summary"

@@ -43,7 +43,12 @@ def ask(llm):
 def test_openai_sends_a_strict_schema_and_reads_usage(recorder, monkeypatch):
     sent, replies = recorder
     monkeypatch.setenv("OPENAI_API_KEY", "sk-abc123456")
-    replies.append({"choices": [{"message": {"content": '{"choice": "blue", "confidence": 3}'}}], "usage": {"prompt_tokens": 11, "completion_tokens": 5}})
+    replies.append(
+        {
+            "choices": [{"message": {"content": '{"choice": "blue", "confidence": 3}'}}],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 5},
+        }
+    )
     llm = get_llm("openai/gpt-4o-mini")
     assert ask(llm) == Pick(choice="blue", confidence=3)
     request = sent[0]
@@ -52,7 +57,11 @@ def test_openai_sends_a_strict_schema_and_reads_usage(recorder, monkeypatch):
     body = request["body"]
     assert body["model"] == "gpt-4o-mini" and body["max_completion_tokens"] == 99 and body["temperature"] == 0.1
     schema = body["response_format"]["json_schema"]
-    assert schema["strict"] is True and schema["name"] == "Pick" and set(schema["schema"]["required"]) == {"choice", "confidence"}
+    assert (
+        schema["strict"] is True
+        and schema["name"] == "Pick"
+        and set(schema["schema"]["required"]) == {"choice", "confidence"}
+    )
     assert llm.usage.stage("t").input_tokens == 11 and llm.usage.stage("t").output_tokens == 5
 
 
@@ -66,7 +75,10 @@ def test_azure_uses_the_deployment_url_and_api_key_header(recorder, monkeypatch)
     replies.append({"choices": [{"message": {"content": '{"choice": "red"}'}}]})
     llm = get_llm("openai/gpt-4o-mini")
     assert ask(llm).choice == "red" and llm.name == "azure/gpt-4o-mini"
-    assert sent[0]["url"] == "https://example-resource.openai.azure.com/openai/deployments/my-4o-mini/chat/completions?api-version=2024-10-21"
+    assert (
+        sent[0]["url"]
+        == "https://example-resource.openai.azure.com/openai/deployments/my-4o-mini/chat/completions?api-version=2024-10-21"
+    )
     assert sent[0]["headers"] == {"api-key": "azure-key-123456"}
 
 
@@ -89,8 +101,15 @@ def test_compatible_servers_get_max_tokens_and_no_key(recorder):
 def test_anthropic_forces_a_tool_call_and_reads_its_input(recorder, monkeypatch):
     sent, replies = recorder
     monkeypatch.setenv("ANTHROPIC_API_KEY", "ant-key-123456")
-    replies.append({"content": [{"type": "text", "text": "Sure."}, {"type": "tool_use", "name": "answer", "input": {"choice": "teal"}}],
-                    "usage": {"input_tokens": 20, "output_tokens": 7}})
+    replies.append(
+        {
+            "content": [
+                {"type": "text", "text": "Sure."},
+                {"type": "tool_use", "name": "answer", "input": {"choice": "teal"}},
+            ],
+            "usage": {"input_tokens": 20, "output_tokens": 7},
+        }
+    )
     llm = get_llm("anthropic/claude-3-5-haiku-latest")
     assert ask(llm).choice == "teal"
     request = sent[0]
@@ -98,15 +117,22 @@ def test_anthropic_forces_a_tool_call_and_reads_its_input(recorder, monkeypatch)
     assert request["headers"] == {"x-api-key": "ant-key-123456", "anthropic-version": "2023-06-01"}
     body = request["body"]
     assert body["system"] == "Be brief." and body["messages"] == [{"role": "user", "content": "Pick a colour."}]
-    assert body["tool_choice"] == {"type": "tool", "name": "answer"} and body["tools"][0]["input_schema"]["properties"]["choice"]
+    assert (
+        body["tool_choice"] == {"type": "tool", "name": "answer"}
+        and body["tools"][0]["input_schema"]["properties"]["choice"]
+    )
     assert body["max_tokens"] == 99 and llm.usage.stage("t").input_tokens == 20
 
 
 def test_gemini_sends_a_response_schema_and_reads_candidates(recorder, monkeypatch):
     sent, replies = recorder
     monkeypatch.setenv("GEMINI_API_KEY", "gem-key-123456")
-    replies.append({"candidates": [{"content": {"parts": [{"text": '{"choice": "gold"}'}]}}],
-                    "usageMetadata": {"promptTokenCount": 9, "candidatesTokenCount": 4}})
+    replies.append(
+        {
+            "candidates": [{"content": {"parts": [{"text": '{"choice": "gold"}'}]}}],
+            "usageMetadata": {"promptTokenCount": 9, "candidatesTokenCount": 4},
+        }
+    )
     llm = get_llm("gemini/gemini-2.0-flash")
     assert ask(llm).choice == "gold"
     request = sent[0]
@@ -135,7 +161,9 @@ def test_embeddings_for_azure_use_the_embedding_deployment(monkeypatch):
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", "azure-key-123456")
     monkeypatch.setenv("AZURE_EMBEDDING_DEPLOYMENT_NAME", "embed-small")
     embedder = remote_embedder("azure/text-embedding-3-small")
-    assert embedder.endpoint().startswith("https://res.openai.azure.com/openai/deployments/embed-small/embeddings?api-version=")
+    assert embedder.endpoint().startswith(
+        "https://res.openai.azure.com/openai/deployments/embed-small/embeddings?api-version="
+    )
     assert embedder.headers() == {"api-key": "azure-key-123456"}
 
 

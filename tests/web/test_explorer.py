@@ -31,7 +31,9 @@ def test_runs_are_listed_and_one_opens(page, server):
     page.get_by_role("button", name=re.compile("^oasst")).click()
     wait_for_map(page)
     assert state(page)["run"] == ["oasst"]
-    assert page.locator(".tree-summary").inner_text() == "100 conversations in " + page.evaluate("App.run.nc + ' clusters'")
+    assert page.locator(".tree-summary").inner_text() == "100 conversations in " + page.evaluate(
+        "App.run.nc + ' clusters'"
+    )
     assert "Extractive" in page.locator("#run-info").inner_text()
     # Facets a language model would fill are named as missing, not shown as empty charts.
     assert "not computed in extractive mode" in page.locator(".notice").inner_text()
@@ -81,7 +83,9 @@ def test_tree_map_detail_and_conversation_work_together(page, server):
     # re-lay itself out (a resize after the panel changed) between reading a box and clicking.
     for _ in range(10):  # bounded
         page.wait_for_function("() => !App.map.animating")
-        box = page.evaluate("(() => { const b = App.map.labelBoxes.find((b) => b.c !== App.map.selectedCluster); return {x: (b.x0 + b.x1) / 2, y: (b.y0 + b.y1) / 2, c: b.c, id: App.run.cluster.id[b.c]}; })()")
+        box = page.evaluate(
+            "(() => { const b = App.map.labelBoxes.find((b) => b.c !== App.map.selectedCluster); return {x: (b.x0 + b.x1) / 2, y: (b.y0 + b.y1) / 2, c: b.c, id: App.run.cluster.id[b.c]}; })()"
+        )
         canvas = page.locator(".map-canvas").bounding_box()
         page.mouse.move(canvas["x"] + box["x"], canvas["y"] + box["y"])
         if page.evaluate("App.map.hoverCluster") == box["c"]:
@@ -103,7 +107,9 @@ def test_tree_map_detail_and_conversation_work_together(page, server):
       })()"""
     )
     page.mouse.move(canvas["x"] + point["x"], canvas["y"] + point["y"])
-    page.wait_for_function("() => document.querySelector('.tip-summary') && document.querySelector('.tip-summary').textContent !== '…'")
+    page.wait_for_function(
+        "() => document.querySelector('.tip-summary') && document.querySelector('.tip-summary').textContent !== '…'"
+    )
     assert page.locator(".map-tooltip").is_visible()
     shoot(page, "04-map-hover")
     page.mouse.click(canvas["x"] + point["x"], canvas["y"] + point["y"])
@@ -133,11 +139,15 @@ def test_search_and_filters_narrow_tree_map_and_lists_and_live_in_the_url(page, 
     expected = httpx.get(f"{server.url}api/runs/clinc/search", params={"q": "credit card"}).json()["count"]
     page.fill(".search-input", "credit card")
     page.keyboard.press("Enter")
-    page.wait_for_function(f"() => document.querySelector('.tree-summary').textContent.startsWith('{expected} conversations match')")
+    page.wait_for_function(
+        f"() => document.querySelector('.tree-summary').textContent.startsWith('{expected} conversations match')"
+    )
     assert state(page)["q"] == ["credit card"]
     assert page.locator(".filter-chip").first.inner_text().startswith("Search: “credit card”")
     assert page.evaluate("Array.from(App.map.state).filter((s) => s === 2).length") == expected
-    assert sum(int(c.replace(",", "")) for c in page.locator(".tree-row.root .tree-count b").all_inner_texts()) == expected
+    assert (
+        sum(int(c.replace(",", "")) for c in page.locator(".tree-row.root .tree-count b").all_inner_texts()) == expected
+    )
     page.wait_for_selector(".conversation-item")
     items = page.locator(".conversation-item .conversation-summary").all_inner_texts()
     assert items and all("credit" in t.lower() and "card" in t.lower() for t in items)

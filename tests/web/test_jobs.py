@@ -40,7 +40,12 @@ def test_several_files_are_merged_into_one_new_run(empty_root: Path, tmp_path: P
             ("files", ("oasst.jsonl", DEMO_DATA.read_bytes(), "application/jsonl")),
             ("files", ("clinc.jsonl", clinc.read_bytes(), "application/jsonl")),
         ]
-        response = c.post("api/jobs", files=files, data={"name": "merged", "clusters_per_group": "12", "top_clusters": "4", **FAST}, headers=HEADERS)
+        response = c.post(
+            "api/jobs",
+            files=files,
+            data={"name": "merged", "clusters_per_group": "12", "top_clusters": "4", **FAST},
+            headers=HEADERS,
+        )
         assert response.status_code == 202, response.text
         job = response.json()
         assert job["run"] == "merged" and job["files"] == ["oasst.jsonl", "clinc.jsonl"]
@@ -82,8 +87,16 @@ def test_an_upload_over_the_limit_is_refused_with_a_clear_message(empty_root: Pa
         assert "over this server's 1 MB limit" in detail and "--max-upload-mb" in detail
         # A client that hides the size (chunked body) is cut off while streaming.
         chunks = (big[i : i + 65536] for i in range(0, len(big), 65536))
-        body = b"".join([b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.jsonl\"\r\n\r\n", *chunks, b"\r\n--b--\r\n"])
-        response = c.post("api/jobs", content=iter([body]), headers={**HEADERS, "Content-Type": "multipart/form-data; boundary=b"})
+        body = b"".join(
+            [
+                b'--b\r\nContent-Disposition: form-data; name="files"; filename="big.jsonl"\r\n\r\n',
+                *chunks,
+                b"\r\n--b--\r\n",
+            ]
+        )
+        response = c.post(
+            "api/jobs", content=iter([body]), headers={**HEADERS, "Content-Type": "multipart/form-data; boundary=b"}
+        )
         assert response.status_code == 413
         assert c.get("api/runs").json()["runs"] == []
     assert list(empty_root.iterdir()) == []
@@ -114,7 +127,12 @@ def test_bad_settings_and_missing_files_are_refused_before_anything_runs(empty_r
             ("model", "gpt-99", "unknown"),
             ("projector", "tsne", "unknown"),
         ]:
-            response = c.post("api/jobs", files=[("files", ("a.jsonl", data, "application/jsonl"))], data={field: value}, headers=HEADERS)
+            response = c.post(
+                "api/jobs",
+                files=[("files", ("a.jsonl", data, "application/jsonl"))],
+                data={field: value},
+                headers=HEADERS,
+            )
             assert response.status_code == 422 and words in response.json()["detail"], response.text
         assert c.get("api/runs").json()["runs"] == []
 
@@ -124,7 +142,9 @@ def test_other_web_pages_cannot_start_runs(empty_root: Path):
         files = [("files", ("a.jsonl", DEMO_DATA.read_bytes(), "application/jsonl"))]
         response = c.post("api/jobs", files=files)  # a cross-site form cannot add the header
         assert response.status_code == 403 and "x-kura-request" in response.json()["detail"]
-        cors = c.options("api/jobs", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+        cors = c.options(
+            "api/jobs", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+        )
         assert "access-control-allow-origin" not in cors.headers
 
 
@@ -162,6 +182,12 @@ def test_run_settings_defaults_and_their_kura_run_arguments():
     from kura.server.jobs import RunSettings, options
 
     menu = options()
-    assert menu["defaults"] == {"model": "extractive", "clusters_per_group": 10, "top_clusters": None, "embedder": "minilm", "projector": "umap"}
+    assert menu["defaults"] == {
+        "model": "extractive",
+        "clusters_per_group": 10,
+        "top_clusters": None,
+        "embedder": "minilm",
+        "projector": "umap",
+    }
     kwargs = RunSettings(clusters_per_group=7, top_clusters=3).check().run_kwargs()
     assert kwargs == {"clusters_per_group": 7, "top_clusters": 3, "embedder": "minilm", "projector": "umap"}

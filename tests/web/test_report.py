@@ -18,7 +18,10 @@ def report(runs_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report") / "oasst report.html"
     done = subprocess.run(
         [sys.executable, "-m", "kura.cli", "report", str(runs_root / "oasst"), "-o", str(out)],
-        capture_output=True, text=True, cwd=REPO, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert "Wrote" in done.stderr and "MB" in done.stderr
@@ -28,7 +31,7 @@ def report(runs_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_report_is_one_self_contained_file(report: Path):
     html = report.read_text(encoding="utf-8")
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # no CDN, no remote anything
-    assert '<script src=' not in html and '<link rel="stylesheet"' not in html  # every asset inline
+    assert "<script src=" not in html and '<link rel="stylesheet"' not in html  # every asset inline
     policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', html).group(1)
     assert "connect-src 'none'" in policy and "default-src 'none'" in policy and "unsafe-inline" not in policy
     data = json.loads(re.search(r'<script type="application/json" id="kura-data">(.*?)</script>', html, re.S).group(1))
@@ -75,7 +78,10 @@ def test_the_report_search_agrees_with_the_server(page, report: Path, server):
     wait_for_map(page)
     for query in ["python", '"how do i"', "THE code", "zzzz-nothing"]:
         expected = httpx.get(f"{server.url}api/runs/oasst/search", params={"q": query}).json()["count"]
-        got = page.evaluate("async (q) => { const m = await App.source.search(App.run, q); return m ? m.reduce((a, b) => a + b, 0) : App.run.n; }", query)
+        got = page.evaluate(
+            "async (q) => { const m = await App.source.search(App.run, q); return m ? m.reduce((a, b) => a + b, 0) : App.run.n; }",
+            query,
+        )
         assert got == expected, query
 
 

@@ -70,14 +70,18 @@ def visit_every_view(page) -> None:
         page.wait_for_selector(".conversation-item")
     assert_nothing_ran(page)
     page.get_by_role("button", name="Filter").click()
-    assert label_of(HOSTILE_KEY) in page.locator(".menu-field-title").evaluate_all("(els) => els.map((e) => e.textContent)")
+    assert label_of(HOSTILE_KEY) in page.locator(".menu-field-title").evaluate_all(
+        "(els) => els.map((e) => e.textContent)"
+    )
     page.locator(".menu-value input").first.check()
     page.keyboard.press("Escape")
     for option in page.locator(".map-toolbar select option").all():
         page.select_option(".map-toolbar select", option.get_attribute("value"))
     box = page.locator(".map-canvas").bounding_box()
     for i in range(3):
-        point = page.evaluate(f"(() => {{ const [x, y] = App.map.toScreen(App.run.x[{i}], App.run.y[{i}]); return {{x, y}}; }})()")
+        point = page.evaluate(
+            f"(() => {{ const [x, y] = App.map.toScreen(App.run.x[{i}], App.run.y[{i}]); return {{x, y}}; }})()"
+        )
         page.mouse.move(box["x"] + point["x"], box["y"] + point["y"])
     page.locator(".conversation-item").first.click()
     page.wait_for_selector(".bubble.assistant")
