@@ -3,14 +3,22 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test install clean
+.PHONY: demo test quick lint install clean
 
 demo: $(VENV)/.installed  ## the main job: map 100 real conversations, offline, no API key
 	$(BIN)/kura run data/oasst_en100.jsonl --out runs/demo
 
-test: $(VENV)/.installed $(VENV)/.installed-local  ## the test suite (real models, real UMAP, real data)
+test: lint $(VENV)/.installed-local  ## everything CI runs: lint, types, the whole suite (real models, real UMAP, Chromium)
 	bash scripts/install-chromium.sh
 	$(BIN)/python -m pytest -q
+
+quick: $(VENV)/.installed  ## day-to-day: the suite without the browser and the local model (no Chromium, no llama.cpp build)
+	$(BIN)/python -m pytest -q -m "not browser" --ignore=tests/llm/test_local_model.py
+
+lint: $(VENV)/.installed  ## ruff (lint and format) and mypy, pinned in the dev extra
+	$(BIN)/ruff check kura tests bench scripts
+	$(BIN)/ruff format --check kura tests bench scripts
+	$(BIN)/mypy
 
 install: $(VENV)/.installed
 

@@ -36,7 +36,7 @@ from itertools import islice
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
+DATA = REPO / "tests" / "data"  # real data kept in the repository (tests/data/README.md)
 
 
 def write_dataset(path: Path, n: int, hh: Path, clinc: Path) -> dict[str, int]:
@@ -113,8 +113,8 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.2, help="seconds the server takes per request (default 0.2)")
     parser.add_argument("--concurrency", type=int, default=50, help="requests in flight (default 50)")
     parser.add_argument("--projector", default="umap", help="map layout: umap (default) or pca")
-    parser.add_argument("--hh", type=Path, default=SHARED / "hh_rlhf_harmless_test.jsonl.gz")
-    parser.add_argument("--clinc", type=Path, default=SHARED / "clinc150.jsonl")
+    parser.add_argument("--hh", type=Path, default=DATA / "hh_rlhf_harmless_test.jsonl.gz")
+    parser.add_argument("--clinc", type=Path, default=DATA / "clinc150.jsonl.gz")
     args = parser.parse_args()
 
     server = subprocess.Popen(

@@ -1,8 +1,8 @@
 """Time and memory of the offline pipeline, stage by stage, on real data.
 
     python bench/bench_pipeline.py                         # the bundled 100 OASST conversations
-    python bench/bench_pipeline.py --input ../shared/data/clinc150.jsonl --limit 22500
-    python bench/bench_pipeline.py --input ../shared/data/clinc150.jsonl --scale 100000 --embedder hashing --projector pca
+    python bench/bench_pipeline.py --input tests/data/clinc150.jsonl.gz --limit 22500
+    python bench/bench_pipeline.py --input tests/data/clinc150.jsonl.gz --scale 100000 --embedder hashing --projector pca
 
 Each measurement runs in a fresh process (so model loading and UMAP's JIT are counted, as a
 user would see them) into a fresh run directory, then once more to time a resumed run.

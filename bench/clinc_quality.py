@@ -22,6 +22,7 @@ Both live in ``kura.stages.ward``; this script measures them against the baselin
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import math
 import shlex
@@ -31,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-DATA = Path("/work/shared/data/clinc150.jsonl")
-DOMAINS = Path("/work/shared/data/clinc150_domains.json")
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "clinc150.jsonl.gz"  # kept in the repository
+DOMAINS = DATA.parent / "clinc150_domains.json"
 CACHE = Path("/tmp/clinc_X.npy")
 
 # The methods Kura ships (kura.stages.ward) and the baselines they were chosen against.
@@ -90,7 +91,7 @@ def kmeans_multilevel_top(centroids: np.ndarray, sizes: np.ndarray, top: int, se
 
 def load(n_per_intent: int, seed: int) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """Texts, intents, domains and row numbers (a stratified sample unless n_per_intent == 0)."""
-    rows = [json.loads(line) for line in DATA.open()]
+    rows = [json.loads(line) for line in gzip.open(DATA, "rt", encoding="utf-8")]
     intents = np.array([r["label"] for r in rows])
     domain_of = {i: d for d, ints in json.loads(DOMAINS.read_text()).items() for i in ints}
     if n_per_intent:
@@ -119,7 +120,7 @@ def embed(texts: list[str], keep: np.ndarray, use_cache: bool) -> np.ndarray:
     if not use_cache:
         return MiniLMEmbedder().encode(texts)
     if not CACHE.exists():
-        rows = [json.loads(line) for line in DATA.open()]
+        rows = [json.loads(line) for line in gzip.open(DATA, "rt", encoding="utf-8")]
         np.save(CACHE, MiniLMEmbedder().encode([r["messages"][0]["content"] for r in rows]))
     return np.load(CACHE)[keep]
 

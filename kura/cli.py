@@ -191,8 +191,11 @@ def _dry_run(inputs: list[Path], llm_obj: object, **settings: object) -> None:
 
     summariser = LLMSummariser(llm_obj)  # type: ignore[arg-type]
     conversations = iter_conversations(
-        [str(p) for p in inputs], format=settings["format"], strict=settings["strict"], columns=settings["columns"]
-    )  # type: ignore[arg-type]
+        [str(p) for p in inputs],
+        format=settings["format"],  # type: ignore[arg-type]
+        strict=settings["strict"],  # type: ignore[arg-type]
+        columns=settings["columns"],  # type: ignore[arg-type]
+    )
     result = estimate(
         (summariser.messages(c) for c in conversations if c.messages),
         summariser.llm.name,

@@ -281,7 +281,7 @@ def _conversations(
     if not (items and all(isinstance(i, Conversation) for i in items)):
         yield from iter_conversations(items, format=format, strict=strict, report=report, columns=columns)  # type: ignore[arg-type]
         return
-    conversations: list[Conversation] = items  # type: ignore[assignment]  (checked just above)
+    conversations: list[Conversation] = items  # type: ignore[assignment]  # checked just above
     report.add_objects(len(conversations))
     seen: set[str] = set()
     for conversation in conversations:

@@ -12,6 +12,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -19,7 +20,7 @@ from rich.progress import (
 
 
 class StageBar:
-    def __init__(self, progress: Progress | None, task: int | None):
+    def __init__(self, progress: Progress | None, task: TaskID | None):
         self._progress = progress
         self._task = task
 

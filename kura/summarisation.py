@@ -41,7 +41,7 @@ class SummaryModel(LLMSummariser):
         self.console = console
         self.cache = cache
 
-    async def summarise(  # type: ignore[override]
+    async def summarise(
         self,
         conversations: list[Conversation],
         prompt: str = DEFAULT_SUMMARY_PROMPT,

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+TEST_DATA = REPO / "tests" / "data"
 DEMO_DATA = REPO / "data" / "oasst_en100.jsonl"
 
 
 def shared(name: str) -> Path:
-    """A file of ../shared/data; CI clones the repo with shared/ beside it, so missing is an error."""
-    path = SHARED_DATA / name
+    """A file of real test data kept in the repository (tests/data, or the demo's data/); see tests/data/README.md."""
+    path = DEMO_DATA if name == DEMO_DATA.name else TEST_DATA / name
     if not path.exists():
-        pytest.fail(f"{path} is missing: the tests need ../shared/data beside the repository")
+        raise FileNotFoundError(f"{path} is missing: it belongs to the repository (tests/data/README.md)")
     return path
+
+
+def clinc_lines() -> Iterator[str]:
+    """The 22,500 CLINC150 queries as JSONL lines, in file order (the file is kept gzipped)."""
+    with gzip.open(shared("clinc150.jsonl.gz"), "rt", encoding="utf-8") as f:
+        yield from f
 
 
 def oasst_conversations():
@@ -34,11 +40,10 @@ def clinc_slice(per_intent: int, *, offset: int = 0) -> list[dict]:
     """``per_intent`` rows of each of the 150 intents, in file order (deterministic)."""
     taken: dict[str, int] = {}
     rows = []
-    with open(shared("clinc150.jsonl"), encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            seen = taken.get(row["label"], 0)
-            taken[row["label"]] = seen + 1
-            if offset <= seen < offset + per_intent:
-                rows.append(row)
+    for line in clinc_lines():
+        row = json.loads(line)
+        seen = taken.get(row["label"], 0)
+        taken[row["label"]] = seen + 1
+        if offset <= seen < offset + per_intent:
+            rows.append(row)
     return rows

@@ -236,5 +236,11 @@ def test_umap_is_seeded_and_keeps_blobs_apart():
 
 
 def test_tiny_inputs_fall_back_to_pca():
-    assert UMAPProjector().fit_transform(np.eye(3, dtype=np.float32)).shape == (3, 2)
+    # Four points evenly spaced on a line: PCA (worked out by hand) puts them on its first axis at
+    # -1.5, -0.5, 0.5, 1.5 (up to sign) and 0 on the second; UMAP would not keep the spacing.
+    line = np.array([[0, 0, 0, 0], [1, 0, 0, 0], [2, 0, 0, 0], [3, 0, 0, 0]], dtype=np.float32)
+    points = UMAPProjector().fit_transform(line)
+    first = points[:, 0] * np.sign(points[-1, 0])
+    np.testing.assert_allclose(first, [-1.5, -0.5, 0.5, 1.5], atol=1e-6)
+    np.testing.assert_allclose(points[:, 1], 0.0, atol=1e-6)
     assert PCAProjector().fit_transform(np.ones((1, 4))).tolist() == [[0.0, 0.0]]

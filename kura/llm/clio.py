@@ -231,7 +231,7 @@ class ClioHierarchy(HierarchyBuilder):
         number = Literal[tuple(range(1, len(candidates) + 1))]  # type: ignore[valid-type]
         answer_model = create_model(
             "Assignments",
-            categories=(
+            categories=(  # type: ignore[arg-type]
                 Annotated[list[number], Field(min_length=len(batch), max_length=len(batch))],  # type: ignore[valid-type]
                 Field(description="One category number per cluster, in the clusters' order"),
             ),
@@ -286,9 +286,9 @@ class ClioHierarchy(HierarchyBuilder):
                     {
                         "id": cluster_id(depth, groups[g].chat_ids),
                         "stage": STAGE,
-                        "error": f"renaming: {describe_error(answers[g])}",
+                        "error": f"renaming: {describe_error(answers[g])}",  # type: ignore[arg-type]
                     }
-                )  # type: ignore[arg-type]
+                )
                 answers[g] = offline[g]
         return answers  # type: ignore[return-value]
 

@@ -49,6 +49,7 @@ class JSONClient:
             per_pool = -(-self.max_connections // shards)
             limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
             ssl_context = httpx.create_ssl_context()  # loading CA certificates once, not per pool
+            pools: list[Any]
             if urllib.request.getproxies():
                 pools = [
                     httpx.AsyncClient(timeout=self.timeout, limits=limits, verify=ssl_context) for _ in range(shards)

@@ -180,7 +180,7 @@ def ward_levels(
         groups = int(pre.max()) + 1
         sums = np.zeros((groups, V.shape[1]))
         np.add.at(sums, pre, V * w[:, None])
-        w_group = np.bincount(pre, weights=w, minlength=groups)
+        w_group = np.bincount(pre, weights=w, minlength=groups).astype(np.float64)
         V, w = unit(sums / w_group[:, None]), w_group
         counts = [c for c in counts if c < groups]
     leaf_labels = cut_tree(weighted_ward_tree(smooth_centroids(V, n_neighbors, alpha), w), len(V), counts)

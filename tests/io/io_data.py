@@ -1,8 +1,8 @@
-"""Paths for the io tests: the real samples in ../shared/data (see kura_testdata) and tests/fixtures."""
+"""Paths for the io tests: the real samples in tests/data (see kura_testdata) and tests/fixtures."""
 
 from __future__ import annotations
 
-from kura_testdata import REPO, SHARED_DATA, shared  # noqa: F401  (re-exported for the io tests)
+from kura_testdata import REPO, shared  # noqa: F401  (re-exported for the io tests)
 
 FIXTURES = REPO / "tests" / "fixtures"
 

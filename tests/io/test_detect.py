@@ -19,7 +19,7 @@ def test_format_names():
 
 def test_real_samples_and_fixtures():
     assert detect_format(shared("oasst_en100.jsonl")) == "openai"
-    assert detect_format(shared("clinc150.jsonl")) == "openai"
+    assert detect_format(shared("clinc150.jsonl.gz")) == "openai"
     assert detect_format(shared("hh_rlhf_harmless_test.jsonl.gz")) == "hh-rlhf"
     assert detect_format(shared("chatgpt_export_real.json")) == "chatgpt"
     assert detect_format(shared("chatgpt_export_branched.json")) == "chatgpt"

@@ -6,6 +6,7 @@ import json
 from itertools import islice
 
 from io_data import shared
+from kura_testdata import clinc_lines
 
 from kura.io import LoadReport, iter_conversations, load_conversations
 
@@ -26,8 +27,7 @@ def test_oasst_real_sample():
 
 def test_clinc_slice_keeps_the_label(tmp_path):
     # The real file has 22,500 lines: a slice of it keeps the test fast.
-    with open(shared("clinc150.jsonl"), encoding="utf-8") as f:
-        head = list(islice(f, 300))
+    head = list(islice(clinc_lines(), 300))
     path = tmp_path / "clinc150_head.jsonl"
     path.write_text("".join(head))
     conversations = load_conversations(path)
@@ -42,7 +42,7 @@ def test_clinc_slice_keeps_the_label(tmp_path):
 
 
 def test_the_first_clinc_conversations_stream_from_the_whole_file():
-    first = list(islice(iter_conversations(shared("clinc150.jsonl")), 3))
+    first = list(islice(iter_conversations(shared("clinc150.jsonl.gz")), 3))
     assert [c.chat_id for c in first] == ["clinc150-train-0", "clinc150-train-1", "clinc150-train-2"]
 
 

@@ -216,8 +216,12 @@ def test_a_missing_key_is_one_line_naming_the_variable(spec, variable):
     assert variable in message and "\n" not in message
 
 
-def test_local_servers_need_no_key():
-    get_llm("ollama/llama3.2").check()
+def test_local_servers_need_no_key(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY"):  # the hosted API does need one...
+        get_llm("openai/gpt-4o-mini").check()
+    get_llm("ollama/llama3.2").check()  # ...a server of your own does not
     get_llm("openai/any", base_url="http://127.0.0.1:9/v1").check()
 
 

@@ -7,9 +7,9 @@ import threading
 import time
 from pathlib import Path
 
+from kura_testdata import DEMO_DATA, clinc_lines  # noqa: F401  (DEMO_DATA re-exported for the web tests)
+
 REPO = Path(__file__).resolve().parents[2]
-SHARED_DATA = REPO.parent / "shared" / "data"
-DEMO_DATA = REPO / "data" / "oasst_en100.jsonl"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -27,11 +27,7 @@ FAST = dict(embedder="hashing", projector="pca")
 
 def clinc_rows(every: int) -> list[dict]:
     """Every ``every``-th CLINC150 query (real, labelled, one turn each)."""
-    path = SHARED_DATA / "clinc150.jsonl"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: the tests need ../shared/data beside the repository")
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for i, line in enumerate(f) if i % every == 0]
+    return [json.loads(line) for i, line in enumerate(clinc_lines()) if i % every == 0]
 
 
 def make_run(inputs: list[Path] | Path, out: Path, **settings: object) -> Path:
