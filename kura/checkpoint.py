@@ -1,5 +1,1 @@
-"""Kura 0.4's import path: ``CheckpointManager`` is the JSONL manager."""
-
-from kura.checkpoints import JSONLCheckpointManager as CheckpointManager
-
-__all__ = ["CheckpointManager"]
+from kura.compat.checkpoint import *  # noqa: F403  (Kura 0.5's import path; the code is in kura/compat)
