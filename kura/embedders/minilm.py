@@ -11,6 +11,7 @@ import hashlib
 import importlib.util
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,7 @@ class MiniLMEmbedder(Embedder):
         self.batch_size = batch_size
         self.threads = threads
         self._session = None
-        self._tokenizer = None
+        self._tokenizer: Any = None
         self._lock = threading.Lock()
 
     @property

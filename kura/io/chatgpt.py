@@ -82,7 +82,7 @@ def _visible_path(mapping: dict, current_node: str | None) -> list[str]:
                 break
             path.append(child)
         return path
-    path: list[str] = []
+    path = []
     node_id: str | None = current_node
     while node_id is not None:
         if node_id in path:

@@ -49,11 +49,11 @@ def parse(record: dict, context: RecordContext) -> Conversation:
             turns.append((message.created_at, len(turns), message))
     if all(created_at is not None for created_at, _, _ in turns):
         # Exports list messages in order almost always; sorting makes sure (ties keep file order).
-        turns.sort(key=lambda t: (t[0], t[1]))  # type: ignore[arg-type, return-value]
+        turns.sort(key=lambda t: (t[0], t[1]))
     messages = [message for _, _, message in turns]
     if not messages:
         raise RecordError("no messages with text" + (" (the conversation is empty)" if not chat_messages else ""))
-    account = record.get("account") if isinstance(record.get("account"), dict) else {}
+    account: dict = record["account"] if isinstance(record.get("account"), dict) else {}
     return Conversation(
         chat_id=str(record.get("uuid") or context.default_id()),
         created_at=parse_time(record.get("created_at")),

@@ -38,5 +38,5 @@ def split_transcript(transcript: str) -> list[Message]:
     for speaker, text in zip(pieces[1::2], pieces[2::2]):
         text = text.strip()
         if text:
-            messages.append(Message(role=_ROLES[speaker], content=text))  # type: ignore[arg-type]
+            messages.append(Message(role=_ROLES[speaker], content=text))
     return messages

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import IO, Any
 
 CHUNK_CHARS = 1 << 20
 
@@ -44,7 +44,7 @@ class Broken:
     fatal: bool
 
 
-def iter_json_array(stream: TextIO, *, chunk_chars: int = CHUNK_CHARS) -> Iterator[Element | Broken]:
+def iter_json_array(stream: IO[str], *, chunk_chars: int = CHUNK_CHARS) -> Iterator[Element | Broken]:
     """Yield each element of the JSON array in ``stream`` (a text stream), decoding as it reads.
 
     Open the stream with ``errors="surrogateescape"``: an element holding bytes that are not UTF-8
@@ -54,7 +54,7 @@ def iter_json_array(stream: TextIO, *, chunk_chars: int = CHUNK_CHARS) -> Iterat
 
 
 class _ArrayReader:
-    def __init__(self, stream: TextIO, chunk_chars: int):
+    def __init__(self, stream: IO[str], chunk_chars: int):
         self.stream = stream
         self.chunk_chars = chunk_chars
         self.buf = ""

@@ -152,7 +152,7 @@ class Api:
         limited = Request(request.scope, limited_receive(request.receive, self.max_upload_bytes))
         try:
             async with limited.form(max_files=MAX_FILES, max_fields=50) as form:
-                files = [f for f in form.getlist("files") if hasattr(f, "filename")]
+                files = [f for f in form.getlist("files") if not isinstance(f, str)]
                 if not files:
                     raise HTTPException(422, "no files: choose one or more files of conversations")
                 per_group = _int(form.get("clusters_per_group"), "clusters per group")

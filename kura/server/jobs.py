@@ -8,6 +8,7 @@ at a time: the others wait in the queue.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import queue
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kura.errors import ConfigError
-from kura.progress import Reporter
+from kura.progress import Reporter, StageBar
 
 #: The stages ``kura.run`` reports, in order (labels from kura/pipeline.py).
 STAGES = ["Summarising", "Embedding", "Clustering", "Building hierarchy", "Laying out the map"]
@@ -61,7 +62,7 @@ def _language_models() -> dict[str, ModelChoice]:
             found[model] = ModelChoice(
                 label=model,
                 description=f"Clio facets, names and hierarchy from {model}: conversations are sent to that provider.",
-                settings=lambda model=model: {"llm": model},
+                settings=functools.partial(dict, llm=model),
             )
     return found
 
@@ -272,7 +273,7 @@ class QueueReporter(Reporter):
         self.events.put(("end", {"label": label, "seconds": self.seconds[label]}))
 
 
-class _Bar:
+class _Bar(StageBar):
     def __init__(self, events: Any, label: str):
         self.events = events
         self.label = label

@@ -36,7 +36,7 @@ def too_large(size: int, limit: int) -> UploadTooLarge:
     )
 
 
-def limited_receive(receive: Callable[[], Awaitable[dict]], limit: int) -> Callable[[], Awaitable[dict]]:
+def limited_receive(receive: Callable[[], Awaitable[Any]], limit: int) -> Callable[[], Awaitable[Any]]:
     """An ASGI ``receive`` that fails once more than ``limit`` body bytes arrive.
 
     The Content-Length check catches honest clients before anything is read; this catches the
