@@ -44,7 +44,7 @@ class Component:
 
 def parameter_names(cls: type) -> list[str]:
     """Keyword parameters of ``cls.__init__`` (``*args``/``**kwargs`` are not settings)."""
-    signature = inspect.signature(cls.__init__)
+    signature = inspect.signature(cls.__init__)  # type: ignore[misc]  # the class's own constructor is what we want
     return [
         p.name
         for p in signature.parameters.values()
@@ -53,7 +53,7 @@ def parameter_names(cls: type) -> list[str]:
 
 
 def parameter_defaults(cls: type) -> dict[str, Any]:
-    signature = inspect.signature(cls.__init__)
+    signature = inspect.signature(cls.__init__)  # type: ignore[misc]  # the class's own constructor is what we want
     return {p.name: p.default for p in signature.parameters.values() if p.default is not p.empty}
 
 
