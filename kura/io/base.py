@@ -27,7 +27,7 @@ from typing import IO, Any
 from pydantic import ValidationError
 
 from kura.errors import InputError
-from kura.io.jsonstream import TOO_DEEP, UNDECODED, Broken, TooDeep, iter_json_array, loads
+from kura.io.jsonstream import TOO_DEEP, Broken, TooDeep, has_undecoded, iter_json_array, loads
 from kura.types.conversation import Conversation, Role
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -254,7 +254,7 @@ def json_layout(path: Path, name: str) -> str:
 
 
 def _is_record_line(line: str) -> bool:
-    if UNDECODED.search(line):
+    if has_undecoded(line):
         return False
     try:
         value = loads(line)
@@ -303,7 +303,7 @@ def _line_records(source: Source) -> Iterator[Record | Problem]:
                     continue
                 location = f"{source.name} line {lineno}"
                 line = line.rstrip()  # so that errors point into the line, not past its newline
-                if UNDECODED.search(line):
+                if has_undecoded(line):
                     yield Problem(location, "not UTF-8 text")
                     continue
                 try:

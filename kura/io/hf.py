@@ -133,6 +133,9 @@ def _conversation(
             location=location,
         ) from None
     try:
-        return Conversation(chat_id=str(chat_id), created_at=created_at, messages=messages, metadata=metadata)
+        # model_validate: the *_fn give plain values (ISO text, message dicts) that pydantic converts.
+        return Conversation.model_validate(
+            {"chat_id": str(chat_id), "created_at": created_at, "messages": messages, "metadata": metadata}
+        )
     except ValidationError as exc:
         raise InputError(describe_validation_error(exc), location=location) from None

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import IO, Any
 
 CHUNK_CHARS = 1 << 20
 # Deeper nesting than any chat record has (serde_json's default limit). Python's json decoder
@@ -28,6 +28,17 @@ _STRUCTURAL = re.compile(r'[\[\]{}"]')
 _SCALAR_END = re.compile(r"[\s,\]]")
 # Bytes that were not UTF-8, as decoding with errors="surrogateescape" leaves them.
 UNDECODED = re.compile("[\udc80-\udcff]")
+
+
+def has_undecoded(text: str) -> bool:
+    """Whether ``text`` holds bytes that were not UTF-8 (faster than a search: most text is ASCII)."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # only the surrogates that stand for undecodable bytes fail
+        return True
+    return False
 
 
 class TooDeep(ValueError):
@@ -85,7 +96,7 @@ class Broken:
     fatal: bool
 
 
-def iter_json_array(stream: TextIO, *, chunk_chars: int = CHUNK_CHARS) -> Iterator[Element | Broken]:
+def iter_json_array(stream: IO[str], *, chunk_chars: int = CHUNK_CHARS) -> Iterator[Element | Broken]:
     """Yield each element of the JSON array in ``stream`` (a text stream), decoding as it reads.
 
     Open the stream with ``errors="surrogateescape"``: an element holding bytes that are not UTF-8
@@ -95,7 +106,7 @@ def iter_json_array(stream: TextIO, *, chunk_chars: int = CHUNK_CHARS) -> Iterat
 
 
 class _ArrayReader:
-    def __init__(self, stream: TextIO, chunk_chars: int):
+    def __init__(self, stream: IO[str], chunk_chars: int):
         self.stream = stream
         self.chunk_chars = chunk_chars
         self.buf = ""
