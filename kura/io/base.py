@@ -10,24 +10,30 @@ JSON) raise ``InputError``.
 from __future__ import annotations
 
 import codecs
+import errno
 import gzip
 import io
 import json
+import os
+import stat
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
 from pydantic import ValidationError
 
 from kura.errors import InputError
-from kura.io.jsonstream import Broken, iter_json_array
+from kura.io.jsonstream import TOO_DEEP, Broken, TooDeep, has_undecoded, iter_json_array, loads
 from kura.types.conversation import Conversation, Role
 
 GZIP_MAGIC = b"\x1f\x8b"
 SNIFF_BYTES = 1 << 16
+# Lines of a file looked at to tell JSON Lines from one pretty-printed object.
+LAYOUT_LINES = 20
 
 
 @dataclass(frozen=True)
@@ -110,10 +116,46 @@ def open_binary(path: Path) -> IO[bytes]:
     return open(path, "rb")
 
 
-def open_text(path: Path, errors: str = "strict") -> IO[str]:
+def open_text(path: Path, errors: str = "strict", newline: str | None = "") -> IO[str]:
     # utf-8-sig drops a byte-order mark (Windows tools write one); newline="" keeps byte offsets
-    # true and is what the csv module needs.
-    return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", errors=errors, newline="")
+    # true and is what the csv module needs; newline=None reads \r, \n and \r\n as line ends.
+    return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", errors=errors, newline=newline)
+
+
+_SPECIAL_KINDS = {
+    stat.S_IFIFO: "a FIFO, a named pipe",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+def path_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file or folder (missing, a symlink loop, a FIFO...), or None.
+
+    Opening a FIFO or a device would wait for a writer forever, so they are refused up front.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symlink loop (following its links leads back to itself)"
+        if path.is_symlink():
+            return f"is a symlink to {os.readlink(path)!r}, which does not exist"
+        if exc.errno == errno.ENOENT:
+            return "no such file or folder"
+        return f"cannot be read: {exc.strerror or exc}"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    kind = _SPECIAL_KINDS.get(stat.S_IFMT(mode), "a special file")
+    return f"is not a regular file (it is {kind}): give a file or a folder of files"
+
+
+def check_path(path: Path, name: str) -> None:
+    """Raise InputError when ``path`` is not a readable file or folder (see :func:`path_problem`)."""
+    problem = path_problem(path)
+    if problem is not None:
+        raise InputError(problem, path=str(path), location=name)
 
 
 def read_head(path: Path, name: str, size: int = SNIFF_BYTES) -> bytes:
@@ -130,26 +172,50 @@ def read_head(path: Path, name: str, size: int = SNIFF_BYTES) -> bytes:
 
 
 def check_text(path: Path, name: str) -> bytes:
-    """Refuse empty, binary and non-UTF-8 files with one clear message; return the head."""
+    """Refuse empty and binary files with one clear message; return the head.
+
+    A few bad bytes (a stray NUL, an undecodable byte) do not condemn the file: they cost only
+    their own records, which the readers report. Whether a head with no readable record at all is
+    text in another encoding is told by :func:`explain_unreadable`.
+    """
     head = read_head(path, name)
     if not head.strip():
         raise InputError("the file is empty", path=str(path), location=name)
-    if b"\x00" in head:
+    if looks_binary(head):
         raise InputError(
             "is a binary file (it contains NUL bytes), or text in an encoding other than UTF-8 such as UTF-16",
             path=str(path),
             location=name,
         )
+    return head
+
+
+def looks_binary(head: bytes) -> bool:
+    # UTF-16 text is about half NUL bytes, images and archives are full of them; text damaged by a
+    # stray NUL has one or two.
+    return head.count(0) * 100 >= len(head)
+
+
+def undecodable_at(head: bytes) -> int | None:
+    """The offset of the first byte of ``head`` that is not UTF-8, or None."""
     try:
         # final=False: the head may end in the middle of a multi-byte character.
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError as exc:
-        raise InputError(
-            f"is not UTF-8 text (undecodable byte at offset {exc.start}): save it as UTF-8",
+        return exc.start
+    return None
+
+
+def explain_unreadable(path: Path, name: str, first: Problem) -> InputError:
+    """The error for a file whose start holds no readable record: the encoding if that is the cause."""
+    offset = undecodable_at(read_head(path, name))
+    if offset is not None:
+        return InputError(
+            f"is not UTF-8 text (undecodable byte at offset {offset}): save it as UTF-8",
             path=str(path),
             location=name,
-        ) from None
-    return head
+        )
+    return InputError(f"no readable record at the start ({first})", path=str(path), location=name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,21 +241,26 @@ def json_layout(path: Path, name: str) -> str:
             path=str(path),
             location=name,
         )
-    # JSON Lines when one of the first two lines is a whole value; a pretty-printed object is not.
-    # Whole lines are read (a JSONL line can be far longer than the head).
-    with open_binary(path) as f:
-        checked = 0
-        for line in f:
-            if not line.strip():
-                continue
-            try:
-                json.loads(line)
-                return "lines"
-            except ValueError:
-                checked += 1
-                if checked == 2:
-                    break
+    # JSON Lines when the first line is a whole object, or when two of the first lines are (broken
+    # lines at the start must not hide the rest). A pretty-printed object has at most one such line
+    # (the last element of an array written inline). Whole lines are read: a line can be far longer
+    # than the head.
+    with open_text(path, errors="surrogateescape", newline=None) as f:
+        lines = islice((line for line in f if line.strip()), LAYOUT_LINES)
+        whole = [_is_record_line(line) for line in lines]
+    if whole and (whole[0] or sum(whole) >= 2):
+        return "lines"
     return "object"
+
+
+def _is_record_line(line: str) -> bool:
+    if has_undecoded(line):
+        return False
+    try:
+        value = loads(line)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and bool(value)
 
 
 def iter_records(source: Source) -> Iterator[Record | Problem]:
@@ -224,21 +295,24 @@ def _line_records(source: Source) -> Iterator[Record | Problem]:
     index = 0
     lineno = 0
     try:
-        with open_binary(source.path) as f:
-            for lineno, raw in enumerate(f, start=1):
-                if not raw.strip():
+        # surrogateescape: an undecodable byte costs only its own line. newline=None: old Mac files
+        # end their lines with a lone \r (JSON text never holds a raw \r inside a string).
+        with open_text(source.path, errors="surrogateescape", newline=None) as f:
+            for lineno, line in enumerate(f, start=1):
+                if not line.strip():
                     continue
                 location = f"{source.name} line {lineno}"
-                if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
-                    raw = raw[len(codecs.BOM_UTF8) :]
-                raw = raw.rstrip()  # so that errors point into the line, not past its newline
-                try:
-                    value = json.loads(raw)
-                except UnicodeDecodeError:
+                line = line.rstrip()  # so that errors point into the line, not past its newline
+                if has_undecoded(line):
                     yield Problem(location, "not UTF-8 text")
                     continue
+                try:
+                    value = loads(line)
+                except TooDeep:
+                    yield Problem(location, TOO_DEEP)
+                    continue
                 except json.JSONDecodeError as exc:
-                    hint = " (the line looks cut off)" if exc.pos >= len(raw) else ""
+                    hint = " (the line looks cut off)" if exc.pos >= len(line) else ""
                     yield Problem(location, f"not valid JSON: {exc.msg} at column {exc.colno}{hint}")
                     continue
                 yield Record(index, location, value)
@@ -253,7 +327,11 @@ def _object_record(source: Source) -> Iterator[Record | Problem]:
     # A single pretty-printed object (one conversation): small by nature, so read it whole.
     try:
         with open_text(source.path) as f:
-            value = json.load(f)
+            value = loads(f.read())
+    except TooDeep:
+        raise InputError(
+            TOO_DEEP.replace(": skipped", ": not read"), path=str(source.path), location=source.name
+        ) from None
     except json.JSONDecodeError as exc:
         raise InputError(
             f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",

@@ -67,32 +67,50 @@ def _visible_path(mapping: dict, current_node: str | None) -> list[str]:
     """Node ids from the root to ``current_node``.
 
     Old exports without ``current_node`` fall back to the newest branch: from the root, always the
-    last child (the latest edit or regeneration).
+    last child (the latest edit or regeneration). A damaged tree whose links loop is a RecordError
+    naming a node of the loop.
     """
     if current_node is not None and current_node not in mapping:
         raise RecordError(f"'current_node' {current_node!r} is not in 'mapping'")
     if current_node is None:
         roots = [key for key, node in mapping.items() if not node.get("parent")]
         if not roots:
+            _path_up(mapping, next(iter(mapping), None))  # every node has a parent: raises at the loop
             raise RecordError("'mapping' has no root node (every node has a parent)")
-        path = [roots[0]]
-        while mapping[path[-1]].get("children"):
-            child = mapping[path[-1]]["children"][-1]
-            if child not in mapping or child in path:
-                break
-            path.append(child)
-        return path
-    path = []
-    node_id: str | None = current_node
+        return _newest_branch(mapping, roots[0])
+    path = _path_up(mapping, current_node)
+    path.reverse()
+    return path
+
+
+def _path_up(mapping: dict, node_id: str | None) -> list[str]:
+    """Node ids from ``node_id`` up through its parents to the root."""
+    path: list[str] = []
+    seen: set[str] = set()
     while node_id is not None:
-        if node_id in path:
+        if node_id in seen:
             raise RecordError(f"'mapping' has a cycle at node {node_id!r}")
+        seen.add(node_id)
         path.append(node_id)
         parent = mapping[node_id].get("parent")
         if parent is not None and parent not in mapping:
             raise RecordError(f"node {node_id!r} has parent {parent!r}, which is not in 'mapping'")
         node_id = parent
-    path.reverse()
+    return path
+
+
+def _newest_branch(mapping: dict, root: str) -> list[str]:
+    """From ``root`` down through the last child of each node."""
+    path = [root]
+    seen = {root}
+    while mapping[path[-1]].get("children"):
+        child = mapping[path[-1]]["children"][-1]
+        if child not in mapping:
+            break
+        if child in seen:
+            raise RecordError(f"'mapping' has a cycle at node {child!r}")
+        seen.add(child)
+        path.append(child)
     return path
 
 

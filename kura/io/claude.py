@@ -53,7 +53,9 @@ def parse(record: dict, context: RecordContext) -> Conversation:
     messages = [message for _, _, message in turns]
     if not messages:
         raise RecordError("no messages with text" + (" (the conversation is empty)" if not chat_messages else ""))
-    account: dict = record["account"] if isinstance(record.get("account"), dict) else {}
+    account = record.get("account")
+    if not isinstance(account, dict):
+        account = {}
     return Conversation(
         chat_id=str(record.get("uuid") or context.default_id()),
         created_at=parse_time(record.get("created_at")),

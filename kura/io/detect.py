@@ -1,14 +1,15 @@
-"""Which format a file is in: the content decides (the first record's fields); the extension only
-separates tables (``.csv``, ``.tsv``, ``.parquet``) from JSON."""
+"""Which format a file is in: the content decides (the fields of the first records, by majority);
+the extension only separates tables (``.csv``, ``.tsv``, ``.parquet``) from JSON."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from kura.errors import InputError
 from kura.io import hf, tabular
-from kura.io.base import Problem, Record, Source, iter_records, read_head
+from kura.io.base import Problem, Source, check_path, explain_unreadable, iter_records, read_head
 from kura.io.records import RECORD_FORMATS, match_record
 
 FORMATS: dict[str, str] = {
@@ -22,6 +23,11 @@ FORMATS: dict[str, str] = {
     "parquet": tabular.PARQUET_DESCRIPTION,
     "hf": hf.DESCRIPTION,
 }
+
+# Records looked at to decide a format: a few bad ones at the start must not decide for the file.
+DETECT_RECORDS = 10
+# Agreeing records that settle it early (the usual file: every record the same shape).
+AGREEING_RECORDS = 3
 
 # Extension (after an optional .gz) -> kind of file; a folder is found by is_hf_dataset_dir.
 SUFFIXES = {".json": "json", ".jsonl": "json", ".ndjson": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet"}
@@ -49,6 +55,7 @@ def detect_format(path: str | Path) -> str:
 def detect_source(source: Source) -> str:
     """As :func:`detect_format`, for a source (whose name appears in the messages)."""
     path = source.path
+    check_path(path, source.name)
     if path.is_dir():
         if hf.is_hf_dataset_dir(path):
             return hf.NAME
@@ -57,33 +64,38 @@ def detect_source(source: Source) -> str:
             path=str(path),
             location=source.name,
         )
-    if not path.exists():
-        raise InputError("no such file or folder", path=str(path), location=source.name)
     kind = file_kind(path)
     if read_head(path, source.name, 4) == b"PAR1" or kind == "parquet":
         return "parquet"
     if kind == "csv":
         return "csv"
-    record = _first_record(source)
-    name = match_record(record)
-    if name is None:
-        raise InputError(_unknown(record), path=str(path), location=source.name)
-    return name
+    return _vote(source)
 
 
-def _first_record(source: Source) -> Any:
-    """The first record that decodes (a few broken ones at the start are passed over)."""
+def _vote(source: Source) -> str:
+    """The format most of the first records match; records that fail to decode are passed over."""
+    votes: Counter[str] = Counter()
+    records: list[Any] = []
     problems: list[Problem] = []
     for item in iter_records(source):
-        if isinstance(item, Record):
-            return item.value
-        problems.append(item)
-        if len(problems) == 5:
+        if isinstance(item, Problem):
+            problems.append(item)
+            if len(problems) == DETECT_RECORDS:
+                break
+            continue
+        records.append(item.value)
+        name = match_record(item.value)
+        if name is not None:
+            votes[name] += 1
+        settled = name is not None and len(votes) == 1 and votes[name] == AGREEING_RECORDS
+        if len(records) == DETECT_RECORDS or settled:
             break
+    if votes:
+        return votes.most_common(1)[0][0]  # a tie goes to the format seen first
+    if records:
+        raise InputError(_unknown(records[0]), path=str(source.path), location=source.name)
     if problems:
-        raise InputError(
-            f"no readable record at the start ({problems[0]})", path=str(source.path), location=source.name
-        )
+        raise explain_unreadable(source.path, source.name, problems[0])
     raise InputError("holds no records (an empty JSON array)", path=str(source.path), location=source.name)
 
 

@@ -133,6 +133,7 @@ def _conversation(
             location=location,
         ) from None
     try:
+        # model_validate: the *_fn give plain values (ISO text, message dicts) that pydantic converts.
         return Conversation.model_validate(
             {"chat_id": str(chat_id), "created_at": created_at, "messages": messages, "metadata": metadata}
         )

@@ -16,13 +16,65 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 CHUNK_CHARS = 1 << 20
+# Deeper nesting than any chat record has (serde_json's default limit). Python's json decoder
+# recurses: 100,000 levels raise RecursionError, and a few hundred would break code that walks the
+# value later (metadata conversion, serialisation), so deeper values are refused at the boundary.
+MAX_DEPTH = 128
+TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep (no conversation record is): skipped"
 
 _decoder = json.JSONDecoder()
 _WHITESPACE = re.compile(r"[ \t\r\n]*")
 _STRUCTURAL = re.compile(r'[\[\]{}"]')
 _SCALAR_END = re.compile(r"[\s,\]]")
 # Bytes that were not UTF-8, as decoding with errors="surrogateescape" leaves them.
-_UNDECODED = re.compile("[\udc80-\udcff]")
+UNDECODED = re.compile("[\udc80-\udcff]")
+
+
+def has_undecoded(text: str) -> bool:
+    """Whether ``text`` holds bytes that were not UTF-8 (faster than a search: most text is ASCII)."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # only the surrogates that stand for undecodable bytes fail
+        return True
+    return False
+
+
+class TooDeep(ValueError):
+    """A JSON value nested more than MAX_DEPTH levels deep."""
+
+
+def loads(text: str) -> Any:
+    """``json.loads`` bounded in depth: TooDeep for a value nested more than MAX_DEPTH levels."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise TooDeep(TOO_DEEP) from None
+    if _brackets(text, 0, len(text)) > MAX_DEPTH and nested_too_deep(value):
+        raise TooDeep(TOO_DEEP)
+    return value
+
+
+def _brackets(text: str, start: int, end: int) -> int:
+    """Opening brackets in ``text[start:end]``: an upper bound of the depth, counted at C speed."""
+    return text.count("[", start, end) + text.count("{", start, end)
+
+
+def nested_too_deep(value: Any) -> bool:
+    """Whether ``value`` nests more than MAX_DEPTH containers deep (walked level by level, no recursion)."""
+    level = [value] if isinstance(value, (dict, list)) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > MAX_DEPTH:
+            return True
+        children: list[Any] = []
+        for container in level:
+            items = container.values() if isinstance(container, dict) else container
+            children.extend(item for item in items if isinstance(item, (dict, list)))
+        level = children
+    return False
 
 
 @dataclass(frozen=True)
@@ -155,6 +207,11 @@ class _ArrayReader:
                 continue  # a number or literal at the edge of the buffer may go on ("12" of "123.5")
             try:
                 value, end = _decoder.raw_decode(self.buf, self.pos)
+            except RecursionError:
+                end_of_value = _value_end(self.buf, self.pos)
+                if end_of_value is None and self.fill(at_least=len(self.buf) - self.pos):
+                    continue
+                return self._too_deep(index, end_of_value)
             except json.JSONDecodeError as exc:
                 end_of_value = _value_end(self.buf, self.pos)
                 if end_of_value is None:
@@ -176,12 +233,24 @@ class _ArrayReader:
                 return Broken(
                     index, start_bytes, f"not valid JSON: {exc.msg} ({where} bytes into the element)", fatal=False
                 )
+            if _brackets(self.buf, self.pos, end) > MAX_DEPTH and nested_too_deep(value):
+                return self._too_deep(index, end)
             start_bytes = self.offset(self.pos)
-            undecoded = _UNDECODED.search(self.buf, self.pos, end)
+            undecoded = UNDECODED.search(self.buf, self.pos, end)
             self.pos = end
             if undecoded:
                 return Broken(index, start_bytes, "not UTF-8 text", fatal=False)
             return Element(index, start_bytes, value)
+
+    def _too_deep(self, index: int, end: int | None) -> Broken:
+        """A too deeply nested element: skipped when its end is known, else the file stops here."""
+        start_bytes = self.offset(self.pos)
+        if end is None:
+            return Broken(
+                index, start_bytes, f"{TOO_DEEP}; it is not closed, so the rest of the file is not read", fatal=True
+            )
+        self.pos = end
+        return Broken(index, start_bytes, TOO_DEEP, fatal=False)
 
 
 def _value_end(text: str, pos: int) -> int | None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from functools import partial
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from kura.errors import InputError
 from kura.io import hf, tabular
-from kura.io.base import Item, Problem, Source, read_record_file
+from kura.io.base import Item, Problem, Source, check_path, read_record_file
 from kura.io.detect import FORMATS, detect_source, file_kind, format_names
 from kura.io.records import RECORD_FORMATS
 from kura.io.report import FileReport, LoadReport
@@ -86,10 +88,9 @@ def resolve_sources(
     for item in items:
         path = Path(item).expanduser()
         shown = str(item)
-        if not path.exists():
-            raise InputError("no such file or folder", path=shown, location=shown)
+        check_path(path, shown)
         if path.is_dir() and not (hf.is_hf_dataset_dir(path) and format in ("auto", "hf")):
-            found = [p for p in _walk(path) if _wanted(p, format)]
+            found = [p for p in _walk(path, {_identity(os.stat(path))}, set()) if _wanted(p, format)]
             if not found:
                 raise InputError(
                     f"the folder has no {'supported' if format == 'auto' else format} files "
@@ -106,8 +107,14 @@ def resolve_sources(
     return sources
 
 
-def _walk(folder: Path) -> Iterator[Path]:
-    """Files under ``folder`` in sorted order; hidden entries skipped; HF dataset folders as one."""
+def _walk(folder: Path, folders_seen: set[tuple[int, int]], files_seen: set[tuple[int, int]]) -> Iterator[Path]:
+    """Files under ``folder`` in sorted order; hidden entries skipped; HF dataset folders as one.
+
+    Symlinks are followed, but a folder or file already reached (by its device and inode) is not
+    walked or read again: links back to a parent folder (``ln -s . a``) would otherwise make the
+    walk endless. Entries that cannot be followed (a symlink loop, a FIFO) are yielded, and the
+    reader reports them without opening them.
+    """
     try:
         entries = sorted(folder.iterdir(), key=lambda p: p.name)
     except OSError as exc:
@@ -117,13 +124,25 @@ def _walk(folder: Path) -> Iterator[Path]:
     for entry in entries:
         if entry.name.startswith("."):
             continue
-        if entry.is_dir():
-            if hf.is_hf_dataset_dir(entry):
-                yield entry
-            else:
-                yield from _walk(entry)
-        elif entry.is_file():
+        try:
+            status = os.stat(entry)
+        except OSError:
+            yield entry  # a symlink loop or a dangling link: reported when read
+            continue
+        seen = folders_seen if stat.S_ISDIR(status.st_mode) else files_seen
+        if _identity(status) in seen:
+            continue
+        seen.add(_identity(status))
+        if not stat.S_ISDIR(status.st_mode):
             yield entry
+        elif hf.is_hf_dataset_dir(entry):
+            yield entry
+        else:
+            yield from _walk(entry, folders_seen, files_seen)
+
+
+def _identity(status: os.stat_result) -> tuple[int, int]:
+    return status.st_dev, status.st_ino
 
 
 def _wanted(path: Path, format: str) -> bool:
@@ -164,9 +183,21 @@ def _read(sources: Iterable[Source], *, strict: bool, report: LoadReport) -> Ite
     if sources and len(report.failed_files) == len(sources):
         first = report.failed_files[0]
         raise InputError(f"none of the {len(sources)} files could be read; the first: {first.name}: {first.error}")
+    entries = report.files[-len(sources) :] if sources else []
+    if entries and not any(e.loaded for e in entries) and any(e.skipped for e in entries):
+        raise InputError(_nothing_usable(entries))
+
+
+def _nothing_usable(entries: list[FileReport]) -> str:
+    """Every record was bad: say so, with the first reason (not the 'empty input' that follows)."""
+    skipped = sum(e.skipped for e in entries)
+    first = next(issue for e in entries for issue in e.issues)
+    counted = "the 1 record was skipped" if skipped == 1 else f"all {skipped:,} records were skipped"
+    return f"no conversation could be read: {counted}; the first: {first}"
 
 
 def _read_source(source: Source, entry: FileReport, ids: _IdRegistry, strict: bool) -> Iterator[Conversation]:
+    check_path(source.path, source.name)  # a FIFO found in a folder must not be opened: it would wait forever
     try:
         fmt = detect_source(source) if source.format == "auto" else source.format
         entry.format = fmt

@@ -92,7 +92,9 @@ def content_text(content: Any, number: int) -> str:
 def _call_text(call: Any) -> str:
     if not isinstance(call, dict):
         return ""
-    function: dict = call["function"] if isinstance(call.get("function"), dict) else call
+    function = call.get("function")
+    if not isinstance(function, dict):
+        function = call
     name = function.get("name") or "tool"
     arguments = function.get("arguments")
     return f"[tool call: {name}]\n{arguments}" if arguments not in (None, "", "{}") else f"[tool call: {name}]"

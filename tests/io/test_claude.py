@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
 from io_data import fixture
 
+from kura.errors import InputError
 from kura.io import LoadReport, load_conversations
 from kura.io.claude import load_claude_export
 from kura.types import Conversation
@@ -92,5 +94,6 @@ def test_unknown_sender_is_reported(tmp_path):
     path = tmp_path / "conversations.json"
     path.write_text('[{"uuid": "x", "chat_messages": [{"sender": "robot", "text": "beep"}]}]')
     report = LoadReport()
-    assert load_conversations(path, report=report) == []
+    with pytest.raises(InputError, match=r"no conversation could be read: the 1 record was skipped; the first: "):
+        load_conversations(path, report=report)  # nothing usable: an error, and the report says why
     assert report.files[0].issues[0].startswith("conversations.json [0]: message 1 'sender': unknown role 'robot'")
