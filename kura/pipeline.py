@@ -151,12 +151,11 @@ async def run_async(
                 + (f": {failures[0]['id']}: {failures[0]['error']}" if failures else " (the input is empty)")
             )
         store.write_models("summaries.jsonl", summaries, exclude={"embedding"})
-        summaries_digest = _digest(store.file("summaries.jsonl"))
         store.write_failures(failures)
-        chat_ids = [s.chat_id for s in summaries]
-        chat_index = {c: i for i, c in enumerate(chat_ids)}
 
-        # 3. Embed the summaries.
+        # 3. Embed the summaries. One the embedder could not embed is recorded and left out of
+        # the map (and of summaries.jsonl, so the later stages' fingerprints see it missing).
+        embed_failures: dict[int, str] = {}
         with reporter.stage("Embedding", total=len(summaries)) as bar:
             vectors = embed_texts(
                 [s.summary for s in summaries],
@@ -164,8 +163,16 @@ async def run_async(
                 cache=store.cache,
                 on_batch=bar.advance,
                 batch_size=getattr(embedder_obj, "pipeline_batch_size", 256),
+                failures=embed_failures,
             )
+        if embed_failures:
+            summaries = _drop_unembedded(summaries, embed_failures, failures)
+            store.write_models("summaries.jsonl", summaries, exclude={"embedding"})
+            store.write_failures(failures)
+        summaries_digest = _digest(store.file("summaries.jsonl"))
         embed_fp = content_key(summaries_digest, embedder_name(embedder_obj))
+        chat_ids = [s.chat_id for s in summaries]
+        chat_index = {c: i for i, c in enumerate(chat_ids)}
 
         # 4. Base clusters.
         texts = [s.summary for s in summaries]
@@ -294,6 +301,19 @@ def _conversations(
             continue
         seen.add(conversation.chat_id)
         yield conversation
+
+
+def _drop_unembedded(
+    summaries: list[ConversationSummary], embed_failures: dict[int, str], failures: list[dict]
+) -> list[ConversationSummary]:
+    """The summaries that got a vector; the others go to ``failures`` (all failing is an error)."""
+    failures.extend(
+        {"id": summaries[i].chat_id, "stage": "embed", "error": error} for i, error in sorted(embed_failures.items())
+    )
+    kept = [s for i, s in enumerate(summaries) if i not in embed_failures]
+    if not kept:
+        raise KuraError(f"no summary could be embedded: {summaries[0].chat_id}: {embed_failures[0]}")
+    return kept
 
 
 def _level_input(base: list[Cluster], vectors: np.ndarray, chat_index: dict[str, int], texts: list[str]) -> LevelInput:
