@@ -9,7 +9,7 @@ from kura.checkpoints import JSONLCheckpointManager, MultiCheckpointManager, Par
 from kura.cluster import KmeansClusteringModel, generate_base_clusters_from_conversation_summaries
 from kura.dimensionality import HDBUMAP, reduce_dimensionality_from_clusters
 from kura.embedders import Embedder, HashingEmbedder, MiniLMEmbedder
-from kura.errors import ConfigError, InputError, KuraError, StageError
+from kura.errors import ConfigError, InputError, KuraError, StageError, StoreError
 from kura.io import iter_conversations, load_conversations
 from kura.kura import Kura
 from kura.llm import LLM, ClioHierarchy, FakeLLM, LLMClusterNamer, LLMSummariser, get_llm
@@ -62,6 +62,7 @@ __all__ = [
     "Projector",
     "RunResult",
     "StageError",
+    "StoreError",
     "Summariser",
     "UMAPProjector",
     "generate_base_clusters_from_conversation_summaries",

@@ -3,7 +3,8 @@
 KuraError
 ├── InputError          a file or record that cannot be read (names the file, the record, the fix)
 ├── ConfigError         a bad setting or a missing optional package (names the value and the fix)
-└── StageError          a pipeline stage that could not finish (names the stage and the cause)
+├── StageError          a pipeline stage that could not finish (names the stage and the cause)
+└── StoreError          the run directory or its cache cannot be written (names the path, the cause, the fix)
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ class StageError(KuraError):
     def __init__(self, stage: str, message: str):
         self.stage = stage
         super().__init__(f"{stage}: {message}")
+
+
+class StoreError(KuraError):
+    """A file of the run directory (or its item cache) that cannot be created or written."""
+
+    def __init__(self, message: str, *, path: str):
+        self.path = path
+        super().__init__(f"{path}: {message}")
 
 
 def missing_package(package: str, extra: str | None = None, purpose: str = "") -> ConfigError:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,7 +133,11 @@ async def run_async(
         failures: list[dict] = []
         with reporter.stage("Summarising") as bar:
             summaries = await summarise_stream(
-                _written(_conversations(inputs, format, strict, columns, report, failures), store),
+                store.write_through(
+                    "conversations.jsonl",
+                    _conversations(inputs, format, strict, columns, report, failures),
+                    Conversation.model_dump_json,
+                ),
                 summariser,
                 cache=store.cache,
                 failures=failures,
@@ -148,12 +151,11 @@ async def run_async(
                 + (f": {failures[0]['id']}: {failures[0]['error']}" if failures else " (the input is empty)")
             )
         store.write_models("summaries.jsonl", summaries, exclude={"embedding"})
-        summaries_digest = _digest(store.file("summaries.jsonl"))
         store.write_failures(failures)
-        chat_ids = [s.chat_id for s in summaries]
-        chat_index = {c: i for i, c in enumerate(chat_ids)}
 
-        # 3. Embed the summaries.
+        # 3. Embed the summaries. One the embedder could not embed is recorded and left out of
+        # the map (and of summaries.jsonl, so the later stages' fingerprints see it missing).
+        embed_failures: dict[int, str] = {}
         with reporter.stage("Embedding", total=len(summaries)) as bar:
             vectors = embed_texts(
                 [s.summary for s in summaries],
@@ -161,8 +163,16 @@ async def run_async(
                 cache=store.cache,
                 on_batch=bar.advance,
                 batch_size=getattr(embedder_obj, "pipeline_batch_size", 256),
+                failures=embed_failures,
             )
+        if embed_failures:
+            summaries = _drop_unembedded(summaries, embed_failures, failures)
+            store.write_models("summaries.jsonl", summaries, exclude={"embedding"})
+            store.write_failures(failures)
+        summaries_digest = _digest(store.file("summaries.jsonl"))
         embed_fp = content_key(summaries_digest, embedder_name(embedder_obj))
+        chat_ids = [s.chat_id for s in summaries]
+        chat_index = {c: i for i, c in enumerate(chat_ids)}
 
         # 4. Base clusters.
         texts = [s.summary for s in summaries]
@@ -209,7 +219,7 @@ async def run_async(
             with reporter.stage("Laying out the map") as bar:
                 points = projector_obj.fit_transform(vectors)
                 bar.advance(len(points))
-            _save_npy(store.file("points.npy"), points.astype(np.float32))
+            store.write_binary("points.npy", lambda f: np.save(f, points.astype(np.float32)))
             store.finish_stage("map", map_fp, projector=projector_obj.name)
         levels_by_id = cluster_levels(tree)
         projected = place_clusters(tree, points, chat_index, levels_by_id)
@@ -281,7 +291,8 @@ def _conversations(
     if not (items and all(isinstance(i, Conversation) for i in items)):
         yield from iter_conversations(items, format=format, strict=strict, report=report, columns=columns)  # type: ignore[arg-type]
         return
-    conversations: list[Conversation] = items  # type: ignore[assignment]  # checked just above
+    # Checked just above: every item is a Conversation.
+    conversations: list[Conversation] = items  # type: ignore[assignment]
     report.add_objects(len(conversations))
     seen: set[str] = set()
     for conversation in conversations:
@@ -292,21 +303,17 @@ def _conversations(
         yield conversation
 
 
-def _written(conversations: Iterator[Conversation], store: RunStore) -> Iterator[Conversation]:
-    """Pass conversations through while writing them to conversations.jsonl (atomically)."""
-    target = store.file("conversations.jsonl")
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        try:
-            for conversation in conversations:
-                f.write(conversation.model_dump_json())
-                f.write("\n")
-                yield conversation
-        except BaseException:
-            f.close()
-            tmp.unlink(missing_ok=True)
-            raise
-    os.replace(tmp, target)
+def _drop_unembedded(
+    summaries: list[ConversationSummary], embed_failures: dict[int, str], failures: list[dict]
+) -> list[ConversationSummary]:
+    """The summaries that got a vector; the others go to ``failures`` (all failing is an error)."""
+    failures.extend(
+        {"id": summaries[i].chat_id, "stage": "embed", "error": error} for i, error in sorted(embed_failures.items())
+    )
+    kept = [s for i, s in enumerate(summaries) if i not in embed_failures]
+    if not kept:
+        raise KuraError(f"no summary could be embedded: {summaries[0].chat_id}: {embed_failures[0]}")
+    return kept
 
 
 def _level_input(base: list[Cluster], vectors: np.ndarray, chat_index: dict[str, int], texts: list[str]) -> LevelInput:
@@ -388,13 +395,6 @@ def _digest(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, array)
-    os.replace(tmp, path)
 
 
 def _version() -> str:

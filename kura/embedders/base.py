@@ -28,6 +28,14 @@ class Embedder(ABC):
     def encode(self, texts: list[str]) -> np.ndarray:
         """Return unit-length float32 vectors, one row per text."""
 
+    def encode_each(self, texts: list[str]) -> tuple[dict[int, np.ndarray], dict[int, str]]:
+        """Vectors by position in ``texts`` and, for texts that could not be embedded, why not.
+
+        An embedder whose provider can fail for some texts only (an API) overrides this; the
+        default embeds all or raises.
+        """
+        return dict(enumerate(self.encode(texts))), {}
+
     def slug(self) -> str:
         return self.name
 
@@ -70,6 +78,13 @@ def encode_any(model: Any, texts: list[str]) -> np.ndarray:
     if isinstance(model, Embedder):
         return model.encode(texts)
     return normalise(np.asarray(run_sync(model.embed(texts)), dtype=np.float32))
+
+
+def encode_each(model: Any, texts: list[str]) -> tuple[dict[int, np.ndarray], dict[int, str]]:
+    """``Embedder.encode_each`` for a Kura embedder, all or nothing for a Kura 0.5 one."""
+    if isinstance(model, Embedder):
+        return model.encode_each(texts)
+    return dict(enumerate(encode_any(model, texts))), {}
 
 
 def embedder_name(model: Any) -> str:

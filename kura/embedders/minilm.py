@@ -36,8 +36,8 @@ class MiniLMEmbedder(Embedder):
         self.max_tokens = max_tokens
         self.batch_size = batch_size
         self.threads = threads
-        self._session = None
-        self._tokenizer: Any = None
+        self._session: Any = None  # onnxruntime.InferenceSession once loaded
+        self._tokenizer: Any = None  # tokenizers.Tokenizer once loaded
         self._lock = threading.Lock()
 
     @property

@@ -3,7 +3,10 @@
 An ``Embedder`` like the offline ones: the pipeline's vector cache keys every text by this
 embedder's ``name`` (model, dimensions, server), so a re-run sends nothing. Texts go out in
 requests of ``request_size`` inputs, a few requests at a time, with the same retry policy as
-the chat models. Model strings: ``openai/text-embedding-3-small``, ``azure/DEPLOYMENT``,
+the chat models. A reply that is not a well-formed set of vectors (a string, a NaN, one vector too
+few, a dimension that differs from earlier replies) is retried like a 500; if it stays malformed,
+the texts of that request are reported failed (``encode_each``) and the rest of the run goes on.
+Model strings: ``openai/text-embedding-3-small``, ``azure/DEPLOYMENT``,
 ``ollama/nomic-embed-text``, ``vllm/MODEL``...
 """
 
@@ -17,13 +20,15 @@ import numpy as np
 from kura.embedders.base import Embedder, normalise, run_sync
 from kura.errors import ConfigError
 from kura.llm.config import env, flag, load_dotenv, require_env
-from kura.llm.errors import ProviderError
+from kura.llm.errors import ProviderError, describe
 from kura.llm.http import JSONClient
 from kura.llm.openai import OPENAI_URL
 from kura.llm.retry import RetryPolicy, with_retries
 from kura.llm.usage import UsageMeter
 
 STAGE = "embed"
+#: ``ProviderError.kind`` of a reply that arrived but is not a well-formed set of vectors.
+MALFORMED = "malformed"
 
 
 class OpenAIEmbedder(Embedder):
@@ -57,6 +62,8 @@ class OpenAIEmbedder(Embedder):
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.usage = UsageMeter()
+        #: Length of the vectors of the first well-formed reply: later replies must match it.
+        self._dimension: int | None = dimensions
 
     @property
     def url(self) -> str:
@@ -90,43 +97,96 @@ class OpenAIEmbedder(Embedder):
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimensions or 0), dtype=np.float32)
-        return normalise(np.asarray(run_sync(self._embed_all(texts)), dtype=np.float32))
+        vectors, failures = run_sync(self._embed_all(texts))
+        if failures:
+            raise failures[min(failures)]
+        return normalise(np.vstack([vectors[i] for i in range(len(texts))]))
 
-    async def _embed_all(self, texts: list[str]) -> list[list[float]]:
+    def encode_each(self, texts: list[str]) -> tuple[dict[int, np.ndarray], dict[int, str]]:
+        if not texts:
+            return {}, {}
+        vectors, failures = run_sync(self._embed_all(texts))
+        failed = {i: describe(exc) for i, exc in failures.items()}
+        if not vectors:
+            return {}, failed
+        rows = sorted(vectors)
+        return dict(zip(rows, normalise(np.vstack([vectors[i] for i in rows])))), failed
+
+    async def _embed_all(self, texts: list[str]) -> tuple[dict[int, np.ndarray], dict[int, ProviderError]]:
+        """Vectors by position in ``texts``, and the errors of requests whose replies stayed malformed.
+
+        An HTTP or connection failure that outlasts the retries still ends the call: it is the
+        server, not these texts, and the next requests would only wait for it too.
+        """
         headers = self.headers()
         client = JSONClient(
             timeout=self.timeout, max_connections=self.max_concurrency, secrets=[self.api_key or env(self.api_key_env)]
         )
         limit = asyncio.Semaphore(self.max_concurrency)
-        chunks = [texts[s : s + self.request_size] for s in range(0, len(texts), self.request_size)]
+        vectors: dict[int, np.ndarray] = {}
+        failures: dict[int, ProviderError] = {}
 
-        async def one(chunk: list[str]) -> list[list[float]]:
+        async def one(start: int) -> None:
+            chunk = texts[start : start + self.request_size]
             body: dict[str, Any] = {"model": self.model, "input": chunk}
             if self.dimensions:
                 body["dimensions"] = self.dimensions
 
-            async def call() -> dict:
+            async def call() -> tuple[np.ndarray, dict]:
                 self.usage.stage(STAGE).requests += 1
-                return await client.post(self.endpoint(), body, headers)
+                data = await client.post(self.endpoint(), body, headers)
+                return self._vectors_of(data, len(chunk)), data
 
             def on_retry(_: ProviderError) -> None:
                 self.usage.stage(STAGE).retries += 1
 
-            async with limit:
-                data = await with_retries(call, self.retry, on_retry=on_retry)
-            rows = sorted(data.get("data") or [], key=lambda row: row.get("index", 0))
-            if len(rows) != len(chunk):
-                raise ProviderError(
-                    f"{self.qualified_name}: {len(rows)} embeddings for {len(chunk)} texts", kind="body"
-                )
+            try:
+                async with limit:
+                    rows, data = await with_retries(call, self.retry, on_retry=on_retry)
+            except ProviderError as exc:
+                if exc.kind != MALFORMED:
+                    raise
+                failures.update(dict.fromkeys(range(start, start + len(chunk)), exc))
+                return
             self.usage.stage(STAGE).input_tokens += int((data.get("usage") or {}).get("prompt_tokens") or 0)
-            return [row["embedding"] for row in rows]
+            vectors.update(zip(range(start, start + len(chunk)), rows))
 
         try:
-            parts = await asyncio.gather(*(one(chunk) for chunk in chunks))
+            await asyncio.gather(*(one(start) for start in range(0, len(texts), self.request_size)))
         finally:
             await client.aclose()
-        return [vector for part in parts for vector in part]
+        return vectors, failures
+
+    def _vectors_of(self, data: dict, count: int) -> np.ndarray:
+        """The reply's vectors in input order, or a retryable error saying how the reply is malformed."""
+
+        def malformed(problem: str) -> ProviderError:
+            return ProviderError(
+                f"{self.qualified_name}: malformed embeddings reply: {problem}", retryable=True, kind=MALFORMED
+            )
+
+        rows = data.get("data")
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise malformed("no list of embeddings under 'data'")
+        if len(rows) != count:
+            raise malformed(f"{len(rows)} embeddings for {count} texts")
+        rows = sorted(rows, key=lambda row: row.get("index") if isinstance(row.get("index"), int) else 0)
+        embeddings = [row.get("embedding") for row in rows]
+        for i, embedding in enumerate(embeddings):
+            if not isinstance(embedding, list) or not embedding:
+                raise malformed(f"embedding {i} is {type(embedding).__name__}, not a list of numbers")
+        lengths = sorted({len(e) for e in embeddings})
+        if len(lengths) > 1:
+            raise malformed(f"embeddings of different lengths {lengths}")
+        if self._dimension is not None and lengths[0] != self._dimension:
+            raise malformed(f"embeddings of {lengths[0]} values where earlier ones had {self._dimension}")
+        array = np.array(embeddings)
+        if array.dtype.kind not in "if":
+            raise malformed("values that are not numbers")
+        if not np.isfinite(array).all():
+            raise malformed("NaN or infinite values")
+        self._dimension = lengths[0]
+        return array.astype(np.float32)
 
 
 class AzureOpenAIEmbedder(OpenAIEmbedder):

@@ -12,6 +12,11 @@ misbehave on cue: ``faults`` is a queue of what to do to the next chat requests,
     "garbage"      a body that is not JSON at all
     "no-schema"    HTTP 400 refusing response_format (servers without structured output)
 
+``embedding_faults`` does the same to the next embedding requests: "500" and "garbage" as above, and
+replies that are JSON but wrong: "string" (a vector sent as a string), "short" (one vector a value
+short), "nan" (a NaN in a vector), "missing" (one vector too few), "dim" (every vector one value
+short: a dimension that differs from earlier replies).
+
 ``die_after=N`` closes the listening socket and every connection after N requests (a server that
 dies mid-run); ``start()`` again brings it back on the same port. ``GET /stats`` returns the counts.
 
@@ -38,6 +43,7 @@ class FakeOpenAIServer:
         *,
         delay: float = 0.0,
         faults: Iterable[str] = (),
+        embedding_faults: Iterable[str] = (),
         die_after: int | None = None,
         dim: int = 256,
         host: str = "127.0.0.1",
@@ -45,6 +51,7 @@ class FakeOpenAIServer:
     ):
         self.delay = delay
         self.faults: deque[str] = deque(faults)
+        self.embedding_faults: deque[str] = deque(embedding_faults)
         self.die_after = die_after
         self.dim = dim
         self.host = host
@@ -157,7 +164,8 @@ class FakeOpenAIServer:
             self._close_now()
             return 0, {}, b""
         request = json.loads(body or b"{}")
-        fault = self.faults.popleft() if kind == "chat" and self.faults else ""
+        queue = self.faults if kind == "chat" else self.embedding_faults
+        fault = queue.popleft() if queue else ""
         if fault:
             self.counts[f"fault:{fault}"] += 1
         name, _, arg = fault.partition(":")
@@ -174,7 +182,7 @@ class FakeOpenAIServer:
         if name == "no-schema" and "response_format" in request:
             return 400, {}, json.dumps({"error": {"message": "response_format is not supported"}}).encode()
         if kind == "embeddings":
-            return 200, {}, json.dumps(self._embeddings(request)).encode()
+            return 200, {}, json.dumps(_spoil(self._embeddings(request), name)).encode()
         return 200, {}, json.dumps(self._chat(request, name)).encode()
 
     def _chat(self, request: dict[str, Any], fault: str) -> dict[str, Any]:
@@ -219,6 +227,23 @@ class FakeOpenAIServer:
                 "total_tokens": sum(len(t) for t in texts) // 4,
             },
         }
+
+
+def _spoil(reply: dict[str, Any], fault: str) -> dict[str, Any]:
+    """An embeddings reply made wrong in the way ``fault`` names (unchanged for any other fault)."""
+    rows = reply["data"]
+    if fault == "string":
+        rows[0]["embedding"] = json.dumps(rows[0]["embedding"])
+    elif fault == "short":
+        rows[-1]["embedding"] = rows[-1]["embedding"][:-1]
+    elif fault == "nan":
+        rows[0]["embedding"][0] = float("nan")  # json.dumps writes NaN, as some servers do
+    elif fault == "missing":
+        rows.pop()
+    elif fault == "dim":
+        for row in rows:
+            row["embedding"] = row["embedding"][:-1]
+    return reply
 
 
 def _schema_in_prompt(messages: list[dict[str, Any]]) -> dict[str, Any]:

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from kura.embedders.base import embedder_name, encode_any
+from kura.embedders.base import embedder_name, encode_each
+from kura.errors import StageError
 from kura.store.cache import ItemCache, content_key
 
 CACHE_NAMESPACE = "vector"
@@ -21,8 +22,14 @@ def embed_texts(
     cache: ItemCache | None = None,
     batch_size: int = 256,
     on_batch: Callable[[int], None] | None = None,
+    failures: dict[int, str] | None = None,
 ) -> np.ndarray:
-    """Vectors for ``texts`` (rows in the same order). Identical texts are embedded once."""
+    """Vectors for ``texts`` (rows in the same order). Identical texts are embedded once.
+
+    A text the embedder could not embed gets no row and no cache entry: with ``failures`` given,
+    its position goes there with the reason and the rows are those of the other texts, in
+    order; without it, the first such failure raises ``StageError``.
+    """
     name = embedder_name(embedder)
     keys = [content_key(name, t) for t in texts]
     unique = dict(zip(keys, texts))
@@ -31,10 +38,12 @@ def embed_texts(
     if on_batch and known:
         on_batch(sum(copies[k] for k in known))
     missing = [k for k in unique if k not in known]
+    failed: dict[str, str] = {}
     for start in range(0, len(missing), batch_size):
         chunk = missing[start : start + batch_size]
-        vectors = encode_any(embedder, [unique[k] for k in chunk])
-        fresh = dict(zip(chunk, vectors))
+        vectors, errors = encode_each(embedder, [unique[k] for k in chunk])
+        fresh = {chunk[i]: vector for i, vector in vectors.items()}
+        failed.update((chunk[i], error) for i, error in errors.items())
         known.update(fresh)
         if cache is not None:
             cache.put_vectors(CACHE_NAMESPACE, fresh)
@@ -42,6 +51,11 @@ def embed_texts(
             on_batch(sum(copies[k] for k in chunk))
     if cache is not None:
         cache.flush()
-    if not texts:
+    if failed and failures is None:
+        raise StageError("embed", f"{len(failed)} texts could not be embedded, first: {next(iter(failed.values()))}")
+    if failures is not None:
+        failures.update((i, failed[k]) for i, k in enumerate(keys) if k in failed)
+    rows = [known[k] for k in keys if k not in failed]
+    if not rows:
         return np.zeros((0, 0), dtype=np.float32)
-    return np.vstack([known[k] for k in keys]).astype(np.float32, copy=False)
+    return np.vstack(rows).astype(np.float32, copy=False)

@@ -152,10 +152,24 @@ def _describe(exc: BaseException) -> str:
 
 # -- the extractive summariser ---------------------------------------------------------------
 
+#: Characters of each message the extractive summariser reads. The summary is at most a few
+#: dozen words from the start of the request, so the head holds it (with room for a pasted file
+#: before the question); past that it is data, not the ask, and reading it only costs time.
+MAX_MESSAGE_CHARS = 50_000
+#: A longer token (a hash, base64, a 200,000-digit number) is cut to this many characters and "…":
+#: it says what the user pasted without filling the summary.
+MAX_TOKEN_CHARS = 40
+
+# Every pattern below is linear in its input: a match may only start where a run of its
+# characters starts (the look-behinds) or at a literal, and no open-ended run is retried from
+# each of its positions (that made a 200 KB token take minutes).
 _CODE_BLOCK = re.compile(r"```([\w+#.-]*)[^\n]*\n.*?(```|$)", re.S)
 _URL = re.compile(r"https?://\S+|www\.\S+")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_PHONE = re.compile(r"(?<!\w)(\+?\d[\d\s().-]{7,}\d)(?!\w)")
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.-]+")
+#: Up to 26 characters: the longest phone numbers (15 digits, E.164) with their separators;
+#: a longer run of digits is a number, not a phone.
+_PHONE = re.compile(r"(?<!\w)(\+?\d[\d\s().-]{7,24}\d)(?!\w)")
+_LONG_TOKEN = re.compile(rf"\S{{{MAX_TOKEN_CHARS + 1},}}")
 _SPACE = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 _GREETING = re.compile(r"^(hi|hello|hey|hiya|yo|thanks|thank you|ok|okay)[\s!.,]*$", re.I)
@@ -198,6 +212,7 @@ def clean_text(text: str) -> str:
     text = _URL.sub("[url]", text)
     text = _EMAIL.sub("[email]", text)
     text = _PHONE.sub("[phone]", text)
+    text = _LONG_TOKEN.sub(lambda m: m.group()[:MAX_TOKEN_CHARS] + "…", text)
     return _SPACE.sub(" ", text).strip()
 
 
@@ -217,9 +232,10 @@ class ExtractiveSummariser(Summariser):
     """No language model: the user's request, cleaned and shortened (Kura's offline mode).
 
     The request is the first user message that says something (greetings are skipped); code
-    bodies, URLs, e-mail addresses and phone numbers are masked. ``languages`` lists programming
-    languages named in code fences; facets that need judgement (frustration, concern) stay empty
-    rather than guessed.
+    bodies, URLs, e-mail addresses and phone numbers are masked, and very long tokens cut short.
+    ``languages`` lists programming languages named in code fences; facets that need judgement
+    (frustration, concern) stay empty rather than guessed. Only the first ``MAX_MESSAGE_CHARS``
+    characters of each message are read.
     """
 
     max_concurrency = 256
@@ -229,10 +245,11 @@ class ExtractiveSummariser(Summariser):
 
     @property
     def name(self) -> str:
-        return f"extractive:v1:{self.max_words}"
+        return f"extractive:v2:{self.max_words}"
 
     async def summarise_one(self, conversation: Conversation) -> GeneratedSummary:
-        users = [m.content for m in conversation.messages if m.role == "user" and m.content.strip()]
+        heads = [(m.role, m.content[:MAX_MESSAGE_CHARS]) for m in conversation.messages]
+        users = [content for role, content in heads if role == "user" and content.strip()]
         if not users:
             raise ValueError("the conversation has no user message to summarise")
         substantive = [u for u in users if not _GREETING.match(u.strip())]
@@ -242,8 +259,8 @@ class ExtractiveSummariser(Summariser):
         languages = sorted(
             {
                 _CODE_LANGUAGES[tag.lower()]
-                for m in conversation.messages
-                for tag in _CODE_BLOCK.findall(m.content)
+                for _, content in heads
+                for tag in _CODE_BLOCK.findall(content)
                 for tag in [tag[0]]
                 if tag.lower() in _CODE_LANGUAGES
             }
@@ -252,4 +269,10 @@ class ExtractiveSummariser(Summariser):
             summary=shorten(request, self.max_words) or "(empty request)",
             request=shorten(request, self.max_words * 3),
             languages=languages or None,
+            # Facets that need judgement stay empty rather than guessed.
+            topic=None,
+            task=None,
+            concerning_score=None,
+            user_frustration=None,
+            assistant_errors=None,
         )

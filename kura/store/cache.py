@@ -3,20 +3,35 @@
 Every finished item (a summary, a vector) is keyed by a hash of everything that produced it, so
 a restarted run reuses it and a changed setting misses it. Rows are committed in small batches:
 a kill loses at most the last fifth of a second of work, never corrupts the file, and never
-duplicates an item.
+duplicates an item. A disk that fills up or a file that cannot be written is a ``StoreError``
+naming the file, like every other write to the run directory.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 import hashlib
 import json
 import sqlite3
+import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
+
+from kura.errors import StoreError
+from kura.store.files import describe_os_error, writing
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: SQLite result codes (the low byte of ``sqlite_errorcode``) that mean the file cannot be written.
+_SQLITE_FULL = 13
+_SQLITE_IOERR = 10
+_SQLITE_UNWRITABLE = {3: "permission denied", 8: "read-only (permission denied)", 14: "cannot be opened"}
 
 
 def content_key(*parts: Any) -> str:
@@ -25,19 +40,58 @@ def content_key(*parts: Any) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+def _cache_error(exc: sqlite3.Error, path: Path) -> StoreError:
+    """One line for a failed SQLite call: what failed and the fix, as for the other files."""
+    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    if code == _SQLITE_FULL:
+        cause = describe_os_error(OSError(errno.ENOSPC, "no space"))
+    elif code == _SQLITE_IOERR or code in _SQLITE_UNWRITABLE:
+        # SQLite does not say why; writing a little beside the file shows the errno (full, immutable...).
+        cause = _probe_folder(path.parent) or (
+            f"{_SQLITE_UNWRITABLE.get(code, 'disk I/O error')}: choose another --out, "
+            "or make the file and its folder writable"
+        )
+    else:
+        cause = f"{exc}: delete the cache file to start it afresh (summaries and vectors will be recomputed)"
+    return StoreError(f"cannot use the item cache: {cause}", path=str(path))
+
+
+def _probe_folder(folder: Path) -> str | None:
+    """Why writing to ``folder`` fails, found by trying (None when a small write works)."""
+    try:
+        with tempfile.TemporaryFile(dir=folder) as f:
+            f.write(b"\0" * 65536)
+            f.flush()
+    except OSError as exc:
+        return describe_os_error(exc)
+    return None
+
+
+def _guarded(method: Callable[Concatenate[ItemCache, P], R]) -> Callable[Concatenate[ItemCache, P], R]:
+    """SQLite's failures to read or write the file become a ``StoreError`` naming it."""
+
+    @functools.wraps(method)
+    def call(self: ItemCache, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            raise _cache_error(exc, self.path) from exc
+        except sqlite3.DatabaseError as exc:  # "file is not a database" and kin
+            if type(exc) is not sqlite3.DatabaseError:
+                raise
+            raise _cache_error(exc, self.path) from exc
+
+    return call
+
+
 class ItemCache:
     """Namespaced key -> value store. Values are text (JSON) or float32 vectors."""
 
     def __init__(self, path: str | Path, *, commit_every: int = 256, commit_seconds: float = 0.2):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS items (ns TEXT, key TEXT, text TEXT, vec BLOB, PRIMARY KEY (ns, key))"
-        )
-        self._db.commit()
+        with writing(self.path.parent):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = self._open()
         self._pending = 0
         self._last_commit = time.monotonic()
         self.commit_every = commit_every
@@ -45,17 +99,35 @@ class ItemCache:
         self.hits = 0
         self.misses = 0
 
+    @_guarded
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(str(self.path), check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS items (ns TEXT, key TEXT, text TEXT, vec BLOB, PRIMARY KEY (ns, key))"
+            )
+            db.commit()
+        except BaseException:
+            db.close()
+            raise
+        return db
+
     # -- text values -------------------------------------------------------------------------
+    @_guarded
     def get_text(self, ns: str, key: str) -> str | None:
         row = self._db.execute("SELECT text FROM items WHERE ns=? AND key=?", (ns, key)).fetchone()
         self._count(row is not None)
         return None if row is None else row[0]
 
+    @_guarded
     def put_text(self, ns: str, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO items (ns, key, text) VALUES (?, ?, ?)", (ns, key, value))
         self._maybe_commit()
 
     # -- vectors -----------------------------------------------------------------------------
+    @_guarded
     def get_vectors(self, ns: str, keys: Iterable[str]) -> dict[str, np.ndarray]:
         keys = list(keys)
         found: dict[str, np.ndarray] = {}
@@ -70,6 +142,7 @@ class ItemCache:
         self.misses += len(set(keys)) - len(found)
         return found
 
+    @_guarded
     def put_vectors(self, ns: str, items: dict[str, np.ndarray]) -> None:
         self._db.executemany(
             "INSERT OR REPLACE INTO items (ns, key, vec) VALUES (?, ?, ?)",
@@ -78,19 +151,23 @@ class ItemCache:
         self._maybe_commit(len(items))
 
     # -- housekeeping ------------------------------------------------------------------------
+    @_guarded
     def count(self, ns: str | None = None) -> int:
         if ns is None:
             return self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
         return self._db.execute("SELECT COUNT(*) FROM items WHERE ns=?", (ns,)).fetchone()[0]
 
+    @_guarded
     def flush(self) -> None:
         self._db.commit()
         self._pending = 0
         self._last_commit = time.monotonic()
 
     def close(self) -> None:
-        self.flush()
-        self._db.close()
+        try:
+            self.flush()
+        finally:
+            self._db.close()
 
     def _count(self, hit: bool) -> None:
         if hit:

@@ -79,7 +79,7 @@ def write_parquet_exports(
         rows["x"].append(float(points[i, 0]))
         rows["y"].append(float(points[i, 1]))
         rows["metadata"].append(json.dumps(s.metadata, ensure_ascii=False, default=str))
-    _write_table(pq, pa.table(rows), store.file(TABLES["conversations"]))
+    store.write_binary(TABLES["conversations"], lambda f: pq.write_table(pa.table(rows), f))
 
     table = pa.table(
         {
@@ -94,13 +94,7 @@ def write_parquet_exports(
             "y": [c.y_coord for c in clusters],
         }
     )
-    _write_table(pq, table, store.file(TABLES["clusters"]))
-
-
-def _write_table(pq: Any, table: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(path)
+    store.write_binary(TABLES["clusters"], lambda f: pq.write_table(table, f))
 
 
 def sql(run_dir: str | Path, query: str) -> tuple[list[str], list[tuple]]:

@@ -19,19 +19,19 @@ Files are replaced atomically (write, then rename), so a kill never leaves half 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from pydantic import BaseModel
 
 from kura.errors import InputError
 from kura.store.cache import ItemCache
+from kura.store.files import replacing, writing
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 SIDECAR = "run.json"
 
@@ -42,19 +42,12 @@ def now() -> str:
 
 def atomic_write(path: Path, lines: Iterable[str]) -> int:
     """Write lines to ``path`` through a temporary file in the same folder; returns the count."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for line in lines:
-                f.write(line)
-                f.write("\n")
-                count += 1
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing(path) as f:
+        for line in lines:
+            f.write(line)
+            f.write("\n")
+            count += 1
     return count
 
 
@@ -65,7 +58,8 @@ class RunStore:
         self.path = Path(path)
         if self.path.exists() and not self.path.is_dir():
             raise InputError("is a file, not a run directory: choose another --out", path=str(self.path))
-        self.path.mkdir(parents=True, exist_ok=True)
+        with writing(self.path):
+            self.path.mkdir(parents=True, exist_ok=True)
         self._cache: ItemCache | None = None
         sidecar = self.path / SIDECAR
         self.meta: dict[str, Any] = json.loads(sidecar.read_text()) if sidecar.exists() else {}
@@ -81,6 +75,19 @@ class RunStore:
 
     def write_models(self, name: str, models: Iterable[BaseModel], *, exclude: set[str] | None = None) -> int:
         return atomic_write(self.file(name), (m.model_dump_json(exclude=exclude) for m in models))
+
+    def write_through(self, name: str, items: Iterable[T], dump: Callable[[T], str]) -> Iterator[T]:
+        """Pass ``items`` on while writing ``dump(item)`` per line; the file appears once all passed."""
+        with replacing(self.file(name)) as f:
+            for item in items:
+                f.write(dump(item))
+                f.write("\n")
+                yield item
+
+    def write_binary(self, name: str, write: Callable[[IO[bytes]], object]) -> None:
+        """Write a binary file (NumPy, Parquet) through ``write(file)``, atomically."""
+        with replacing(self.file(name), binary=True) as f:
+            write(f)
 
     def read_models(self, name: str, model: type[M]) -> list[M]:
         return list(self.iter_models(name, model))
