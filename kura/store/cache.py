@@ -4,7 +4,10 @@ Every finished item (a summary, a vector) is keyed by a hash of everything that 
 a restarted run reuses it and a changed setting misses it. Rows are committed in small batches:
 a kill loses at most the last fifth of a second of work, never corrupts the file, and never
 duplicates an item. A disk that fills up or a file that cannot be written is a ``StoreError``
-naming the file, like every other write to the run directory.
+naming the file, like every other write to the run directory. A damaged file (corrupt pages,
+not a database at all) is never the cause of a lasting failure: it is set aside next to the
+original name (``cache.sqlite.damaged-<time>``) and an empty cache takes its place, so the run
+recomputes what was lost and says so in ``ItemCache.set_aside``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ R = TypeVar("R")
 
 #: SQLite result codes (the low byte of ``sqlite_errorcode``) that mean the file cannot be written.
 _SQLITE_FULL = 13
+_SQLITE_CORRUPT = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
 _SQLITE_IOERR = 10
 _SQLITE_UNWRITABLE = {3: "permission denied", 8: "read-only (permission denied)", 14: "cannot be opened"}
 
@@ -74,14 +78,28 @@ def _guarded(method: Callable[Concatenate[ItemCache, P], R]) -> Callable[Concate
     def call(self: ItemCache, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(self, *args, **kwargs)
-        except sqlite3.OperationalError as exc:
-            raise _cache_error(exc, self.path) from exc
-        except sqlite3.DatabaseError as exc:  # "file is not a database" and kin
-            if type(exc) is not sqlite3.DatabaseError:
-                raise
-            raise _cache_error(exc, self.path) from exc
+        except sqlite3.DatabaseError as exc:
+            if not _is_corrupt(exc):
+                raise _translated(exc, self.path) from exc
+        self._replace_damaged()  # then once more, on the fresh file
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise _translated(exc, self.path) from exc
 
     return call
+
+
+def _translated(exc: sqlite3.DatabaseError, path: Path) -> Exception:
+    """A ``StoreError`` for failures to read or write the file; other SQLite errors are bugs."""
+    if isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError:
+        return _cache_error(exc, path)
+    return exc
+
+
+def _is_corrupt(exc: sqlite3.Error) -> bool:
+    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    return code in _SQLITE_CORRUPT or "malformed" in str(exc) or "not a database" in str(exc)
 
 
 class ItemCache:
@@ -91,7 +109,9 @@ class ItemCache:
         self.path = Path(path)
         with writing(self.path.parent):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = self._open()
+        #: Where damaged files were moved this session (shown to the user).
+        self.set_aside: list[Path] = []
+        self._db = self._open_checked()
         self._pending = 0
         self._last_commit = time.monotonic()
         self.commit_every = commit_every
@@ -99,7 +119,50 @@ class ItemCache:
         self.hits = 0
         self.misses = 0
 
-    @_guarded
+    def _open_checked(self) -> sqlite3.Connection:
+        """Open the file; a damaged one is set aside and replaced by an empty cache."""
+        try:
+            db = self._open()
+            try:
+                verdict = db.execute("PRAGMA quick_check").fetchone()
+            except BaseException:
+                db.close()
+                raise
+            if verdict is not None and verdict[0] == "ok":
+                return db
+            db.close()
+        except sqlite3.DatabaseError as exc:
+            if not _is_corrupt(exc):
+                raise _translated(exc, self.path) from exc
+        self._move_aside()
+        try:
+            return self._open()
+        except sqlite3.DatabaseError as exc:
+            raise _translated(exc, self.path) from exc
+
+    def _replace_damaged(self) -> None:
+        """Damage found in the middle of a run: set the file aside and go on with an empty cache."""
+        try:
+            self._db.close()
+        except sqlite3.Error:
+            pass
+        self._move_aside()
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:
+            raise _translated(exc, self.path) from exc
+        self._pending = 0
+
+    def _move_aside(self) -> None:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        target = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        with writing(self.path):
+            for suffix in ("", "-wal", "-shm"):
+                part = self.path.with_name(self.path.name + suffix)
+                if part.exists():
+                    part.replace(target.with_name(target.name + suffix))
+        self.set_aside.append(target)
+
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(str(self.path), check_same_thread=False)
         try:
