@@ -66,14 +66,18 @@ def _language_models() -> dict[str, ModelChoice]:
     return found
 
 
-MODELS: dict[str, ModelChoice] = {
-    "extractive": ModelChoice(
-        label="Extractive (no language model)",
-        description="Offline, no API key: the user's request as the summary, clusters named by distinctive terms.",
-        settings=dict,
-    ),
-    **_language_models(),
-}
+EXTRACTIVE = ModelChoice(
+    label="Extractive (no language model)",
+    description="Offline, no API key: the user's request as the summary, clusters named by distinctive terms.",
+    settings=dict,
+)
+
+
+def models() -> dict[str, ModelChoice]:
+    """The model menu as of now: worked out on each call, so a key set (or removed) while the
+    server runs shows in the next form, and a run is checked against what is usable today."""
+    return {"extractive": EXTRACTIVE, **_language_models()}
+
 
 EMBEDDERS = {"minilm": "MiniLM (offline, best quality)", "hashing": "Hashing (instant, rough)"}
 PROJECTORS = {"umap": "UMAP (best layout)", "pca": "PCA (instant, for very large runs)"}
@@ -90,8 +94,9 @@ class RunSettings:
     projector: str = "umap"
 
     def check(self) -> RunSettings:
-        if self.model not in MODELS:
-            raise ConfigError(f"model={self.model!r} is unknown: use one of {', '.join(MODELS)}")
+        menu = models()
+        if self.model not in menu:
+            raise ConfigError(f"model={self.model!r} is unknown: use one of {', '.join(menu)}")
         if not 1 <= self.clusters_per_group <= 10_000:
             raise ConfigError(f"clusters per group={self.clusters_per_group} should be between 1 and 10000")
         if self.top_clusters is not None and not 1 <= self.top_clusters <= 1000:
@@ -110,14 +115,14 @@ class RunSettings:
             top_clusters=self.top_clusters,
             embedder=self.embedder,
             projector=self.projector,
-            **MODELS[self.model].settings(),
+            **models()[self.model].settings(),
         )
 
 
 def options() -> dict[str, Any]:
     """The choices the upload form offers."""
     return {
-        "models": [{"id": k, "label": m.label, "description": m.description} for k, m in MODELS.items()],
+        "models": [{"id": k, "label": m.label, "description": m.description} for k, m in models().items()],
         "embedders": [{"id": k, "label": v} for k, v in EMBEDDERS.items()],
         "projectors": [{"id": k, "label": v} for k, v in PROJECTORS.items()],
         "defaults": RunSettings().__dict__,
