@@ -18,11 +18,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from kura.errors import ConfigError
-from kura.progress import Reporter
+from kura.progress import Reporter, StageBar
 
 #: The stages ``kura.run`` reports, in order (labels from kura/pipeline.py).
 STAGES = ["Summarising", "Embedding", "Clustering", "Building hierarchy", "Laying out the map"]
@@ -41,6 +42,10 @@ class ModelChoice:
     settings: Callable[[], dict[str, Any]]
 
 
+def _llm(spec: str) -> dict[str, Any]:
+    return {"llm": spec}
+
+
 def _language_models() -> dict[str, ModelChoice]:
     """The language models usable on this machine now: the local one if installed, and each
     API whose key is in the environment (a choice that would only fail is not offered)."""
@@ -51,7 +56,7 @@ def _language_models() -> dict[str, ModelChoice]:
         found["local"] = ModelChoice(
             label="Local model (Qwen2.5-Coder 0.5B, offline)",
             description="Clio facets, names and hierarchy from a small model on this machine: slow but private.",
-            settings=lambda: {"llm": "local"},
+            settings=partial(_llm, "local"),
         )
     for key, model in (
         ("OPENAI_API_KEY", "openai/gpt-4o-mini"),
@@ -61,7 +66,7 @@ def _language_models() -> dict[str, ModelChoice]:
             found[model] = ModelChoice(
                 label=model,
                 description=f"Clio facets, names and hierarchy from {model}: conversations are sent to that provider.",
-                settings=lambda model=model: {"llm": model},
+                settings=partial(_llm, model),
             )
     return found
 
@@ -267,7 +272,7 @@ class QueueReporter(Reporter):
         self.events = events
 
     @contextmanager
-    def stage(self, label: str, total: int | None = None) -> Iterator[_Bar]:
+    def stage(self, label: str, total: int | None = None) -> Iterator[StageBar]:
         start = time.perf_counter()
         self.events.put(("stage", {"label": label, "total": total}))
         bar = _Bar(self.events, label)
@@ -277,8 +282,9 @@ class QueueReporter(Reporter):
         self.events.put(("end", {"label": label, "seconds": self.seconds[label]}))
 
 
-class _Bar:
+class _Bar(StageBar):
     def __init__(self, events: Any, label: str):
+        super().__init__(None, None)
         self.events = events
         self.label = label
         self.done = 0

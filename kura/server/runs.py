@@ -132,7 +132,7 @@ class RunRegistry:
     @staticmethod
     def _stamp(path: Path) -> tuple:
         """Changes whenever a re-run rewrites the run, so the cache never serves stale data."""
-        stats = []
+        stats: list[tuple[int, int] | None] = []
         for name in (SIDECAR, "conversations.parquet", "clusters.parquet"):
             try:
                 stat = (path / name).stat()
