@@ -9,16 +9,21 @@ GET  /api/runs/{run}/search?q=          rows matching a text search, as a bit se
 GET  /api/options                       what the upload form offers, and the size limit
 POST /api/jobs                          upload files and start a run (multipart)
 GET  /api/jobs, /api/jobs/{id}          runs started here, with progress
+
+No response names a local folder: runs are known by name, and error messages have the runs
+folder's path cut out of them (a server shared on a network must not describe its disk).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import UploadFile
 
 from kura.errors import KuraError
 from kura.server.fields import b64
@@ -67,7 +72,7 @@ class Api:
         except KeyError:
             raise HTTPException(404, f"no run called {name!r}") from None
         except KuraError as exc:
-            raise HTTPException(409, str(exc)) from None
+            raise HTTPException(409, self._hide_paths(str(exc))) from None
 
     def list_runs(self) -> dict[str, Any]:
         return {"runs": self.registry.listing()}
@@ -137,13 +142,15 @@ class Api:
             "uploads": self.uploads,
             "max_upload_bytes": self.max_upload_bytes,
             "max_files": MAX_FILES,
-            "new_runs_dir": str(self.registry.new_runs_dir) if self.uploads else None,
+            "new_runs_in": "beside the served run" if self.registry.single else "in the served folder",
             **options(),
         }
 
     async def start_job(self, request: Request) -> Any:
         if self.jobs is None:
-            raise HTTPException(403, "this server was started with uploads turned off")
+            raise HTTPException(
+                403, "new runs are turned off on this server: start it with `kura serve --allow-uploads`"
+            )
         if request.headers.get(CSRF_HEADER) != "1":
             raise HTTPException(403, f"missing header {CSRF_HEADER}: 1 (sent by the page; add it when scripting)")
         declared = int(request.headers.get("content-length") or 0)
@@ -152,7 +159,8 @@ class Api:
         limited = Request(request.scope, limited_receive(request.receive, self.max_upload_bytes))
         try:
             async with limited.form(max_files=MAX_FILES, max_fields=50) as form:
-                files = [f for f in form.getlist("files") if not isinstance(f, str)]
+                # A form sent with nothing chosen still carries one nameless, empty file part.
+                files = [f for f in form.getlist("files") if isinstance(f, UploadFile) and (f.filename or f.size)]
                 if not files:
                     raise HTTPException(422, "no files: choose one or more files of conversations")
                 per_group = _int(form.get("clusters_per_group"), "clusters per group")
@@ -165,23 +173,42 @@ class Api:
                 ).check()
                 name = run_name(str(form.get("name") or ""), self.registry.is_taken)
                 path = self.registry.new_runs_dir / name
-                inputs, names = save_uploads(files, path / "inputs")
+                try:
+                    inputs, names = save_uploads(files, path / "inputs")
+                except BaseException:
+                    shutil.rmtree(path, ignore_errors=True)  # made just now, for this upload
+                    raise
         except UploadTooLarge as exc:
             return JSONResponse({"detail": str(exc)}, status_code=413)
         except KuraError as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise HTTPException(422, self._hide_paths(str(exc))) from None
         self.registry.add(name, path, busy=True)
         job = self.jobs.submit(name, path, inputs, names, settings)
-        return self.jobs.describe(job)
+        return self._describe(job)
 
     def list_jobs(self) -> dict[str, Any]:
-        return {"jobs": [self.jobs.describe(j) for j in self.jobs.all()] if self.jobs else []}
+        return {"jobs": [self._describe(j) for j in self.jobs.all()] if self.jobs else []}
 
     def job(self, job_id: str) -> dict[str, Any]:
         job = self.jobs.get(job_id) if self.jobs else None
-        if job is None or self.jobs is None:
+        if job is None:
             raise HTTPException(404, f"no job {job_id!r}")
-        return self.jobs.describe(job)
+        return self._describe(job)
+
+    def _describe(self, job: Job) -> dict[str, Any]:
+        assert self.jobs is not None
+        described = self.jobs.describe(job)
+        if described["error"]:
+            described["error"] = self._hide_paths(described["error"])
+        return described
+
+    def _hide_paths(self, message: str) -> str:
+        """``message`` with the served folders cut out: ``/home/me/runs/x/inputs/01/a.json`` reads
+        ``x/inputs/01/a.json`` (names relative to the runs folder, which the operator knows)."""
+        folders = {str(self.registry.root), str(self.registry.new_runs_dir)}
+        for folder in sorted(folders, key=len, reverse=True):
+            message = message.replace(folder + os.sep, "").replace(folder, ".")
+        return message
 
     def _finished(self, job: Job, ok: bool) -> None:
         if ok:

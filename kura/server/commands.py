@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import errno
-import ipaddress
+import secrets
 import socket
 import threading
 import time
@@ -26,37 +26,57 @@ err = Console(stderr=True)
 def serve(
     run_dir: Path = typer.Argument(..., help="A run directory, or a folder of run directories."),
     host: str = typer.Option(
-        "127.0.0.1", help="Address to listen on. Anything but loopback shares your conversations with the network."
+        "127.0.0.1",
+        help="Address to listen on. Any value but 127.0.0.1, localhost or ::1 shares the explorer: "
+        "every request then needs the access token, and New run is off unless --allow-uploads.",
     ),
     port: int = typer.Option(8000, help="Port to listen on (0: any free port)."),
     open_browser: bool = typer.Option(False, "--open", help="Open the explorer in your web browser."),
     max_upload_mb: int = typer.Option(200, help="Largest upload accepted by the page's New run, in MB."),
-    uploads: bool = typer.Option(True, help="Allow starting runs from the browser (--no-uploads: read-only)."),
+    uploads: bool | None = typer.Option(
+        None,
+        "--allow-uploads/--no-uploads",
+        help="Allow New run from the browser: uploads, and runs that may use your API keys. "
+        "Default: allowed on loopback, refused on any other --host.",
+        show_default=False,
+    ),
+    token: str | None = typer.Option(
+        None,
+        envvar="KURA_TOKEN",
+        help="Access token every API request must carry. Made up and printed (in the link to open) "
+        "when --host is not loopback; optional on loopback.",
+        show_default=False,
+    ),
 ) -> None:
     """Explore runs in your browser: cluster tree, map, breakdowns, conversations, search."""
     import uvicorn
 
     from kura.server import create_app
+    from kura.server.app import is_shared
 
     if not run_dir.is_dir():
         raise KuraError(
             f"{run_dir}: no such folder: give a run directory (kura run INPUT --out DIR) or a folder of them"
         )
+    shared = is_shared(host)
+    if shared and not token:
+        token = secrets.token_urlsafe(24)
     sock = bind(host, port)
     actual_port = sock.getsockname()[1]
-    allowed = None if _is_loopback(host) else ["*"]
-    app = create_app(run_dir, max_upload_mb=max_upload_mb, uploads=uploads, allowed_hosts=allowed)
+    app = create_app(run_dir, host=host, port=actual_port, token=token, uploads=uploads, max_upload_mb=max_upload_mb)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{actual_port}/"
+    url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{actual_port}/" + (f"?token={token}" if token else "")
     registry = app.state.registry
-    err.print(f"[bold]Kura explorer[/] on [link={url}]{escape(url)}[/]  (Ctrl+C to stop)")
+    # Unwrapped: a link with a token must stay one piece to be copied from a narrow terminal.
+    err.print(f"[bold]Kura explorer[/] on [link={url}]{escape(url)}[/]  (Ctrl+C to stop)", soft_wrap=True)
     err.print(
         f"  runs from {escape(str(registry.root))}"
-        + (f"; new runs go to {escape(str(registry.new_runs_dir))}" if uploads else "")
+        + (f"; new runs go to {escape(str(registry.new_runs_dir))}" if app.state.api.uploads else "; New run is off")
     )
-    if allowed:
+    if shared:
         err.print(
-            f"[yellow]Listening on {escape(host)}: anyone who can reach this machine can read these conversations.[/]"
+            f"[yellow]Listening on {escape(host)}: anyone who can reach this machine and has the link above "
+            "(its token) can read these conversations.[/]"
         )
     threading.Thread(target=registry.warm, name="kura-warm", daemon=True).start()
     config = uvicorn.Config(app, log_level="warning", access_log=False)
@@ -89,15 +109,6 @@ def bind(host: str, port: int) -> socket.socket:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     sock.set_inheritable(True)
     return sock
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _open_when_ready(server: uvicorn.Server, url: str) -> None:

@@ -8,7 +8,6 @@ at a time: the others wait in the queue.
 
 from __future__ import annotations
 
-import functools
 import multiprocessing
 import os
 import queue
@@ -19,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,10 @@ class ModelChoice:
     settings: Callable[[], dict[str, Any]]
 
 
+def _llm(spec: str) -> dict[str, Any]:
+    return {"llm": spec}
+
+
 def _language_models() -> dict[str, ModelChoice]:
     """The language models usable on this machine now: the local one if installed, and each
     API whose key is in the environment (a choice that would only fail is not offered)."""
@@ -52,7 +56,7 @@ def _language_models() -> dict[str, ModelChoice]:
         found["local"] = ModelChoice(
             label="Local model (Qwen2.5-Coder 0.5B, offline)",
             description="Clio facets, names and hierarchy from a small model on this machine: slow but private.",
-            settings=lambda: {"llm": "local"},
+            settings=partial(_llm, "local"),
         )
     for key, model in (
         ("OPENAI_API_KEY", "openai/gpt-4o-mini"),
@@ -62,19 +66,23 @@ def _language_models() -> dict[str, ModelChoice]:
             found[model] = ModelChoice(
                 label=model,
                 description=f"Clio facets, names and hierarchy from {model}: conversations are sent to that provider.",
-                settings=functools.partial(dict, llm=model),
+                settings=partial(_llm, model),
             )
     return found
 
 
-MODELS: dict[str, ModelChoice] = {
-    "extractive": ModelChoice(
-        label="Extractive (no language model)",
-        description="Offline, no API key: the user's request as the summary, clusters named by distinctive terms.",
-        settings=dict,
-    ),
-    **_language_models(),
-}
+EXTRACTIVE = ModelChoice(
+    label="Extractive (no language model)",
+    description="Offline, no API key: the user's request as the summary, clusters named by distinctive terms.",
+    settings=dict,
+)
+
+
+def models() -> dict[str, ModelChoice]:
+    """The model menu as of now: worked out on each call, so a key set (or removed) while the
+    server runs shows in the next form, and a run is checked against what is usable today."""
+    return {"extractive": EXTRACTIVE, **_language_models()}
+
 
 EMBEDDERS = {"minilm": "MiniLM (offline, best quality)", "hashing": "Hashing (instant, rough)"}
 PROJECTORS = {"umap": "UMAP (best layout)", "pca": "PCA (instant, for very large runs)"}
@@ -91,8 +99,9 @@ class RunSettings:
     projector: str = "umap"
 
     def check(self) -> RunSettings:
-        if self.model not in MODELS:
-            raise ConfigError(f"model={self.model!r} is unknown: use one of {', '.join(MODELS)}")
+        menu = models()
+        if self.model not in menu:
+            raise ConfigError(f"model={self.model!r} is unknown: use one of {', '.join(menu)}")
         if not 1 <= self.clusters_per_group <= 10_000:
             raise ConfigError(f"clusters per group={self.clusters_per_group} should be between 1 and 10000")
         if self.top_clusters is not None and not 1 <= self.top_clusters <= 1000:
@@ -111,14 +120,14 @@ class RunSettings:
             top_clusters=self.top_clusters,
             embedder=self.embedder,
             projector=self.projector,
-            **MODELS[self.model].settings(),
+            **models()[self.model].settings(),
         )
 
 
 def options() -> dict[str, Any]:
     """The choices the upload form offers."""
     return {
-        "models": [{"id": k, "label": m.label, "description": m.description} for k, m in MODELS.items()],
+        "models": [{"id": k, "label": m.label, "description": m.description} for k, m in models().items()],
         "embedders": [{"id": k, "label": v} for k, v in EMBEDDERS.items()],
         "projectors": [{"id": k, "label": v} for k, v in PROJECTORS.items()],
         "defaults": RunSettings().__dict__,
@@ -263,7 +272,7 @@ class QueueReporter(Reporter):
         self.events = events
 
     @contextmanager
-    def stage(self, label: str, total: int | None = None) -> Iterator[_Bar]:
+    def stage(self, label: str, total: int | None = None) -> Iterator[StageBar]:
         start = time.perf_counter()
         self.events.put(("stage", {"label": label, "total": total}))
         bar = _Bar(self.events, label)
@@ -275,6 +284,7 @@ class QueueReporter(Reporter):
 
 class _Bar(StageBar):
     def __init__(self, events: Any, label: str):
+        super().__init__(None, None)
         self.events = events
         self.label = label
         self.done = 0

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+
+from starlette.types import Message, Receive
 
 from kura.errors import InputError
 
@@ -36,7 +38,7 @@ def too_large(size: int, limit: int) -> UploadTooLarge:
     )
 
 
-def limited_receive(receive: Callable[[], Awaitable[Any]], limit: int) -> Callable[[], Awaitable[Any]]:
+def limited_receive(receive: Receive, limit: int) -> Receive:
     """An ASGI ``receive`` that fails once more than ``limit`` body bytes arrive.
 
     The Content-Length check catches honest clients before anything is read; this catches the
@@ -44,7 +46,7 @@ def limited_receive(receive: Callable[[], Awaitable[Any]], limit: int) -> Callab
     """
     seen = 0
 
-    async def wrapped() -> dict:
+    async def wrapped() -> Message:
         nonlocal seen
         message = await receive()
         if message.get("type") == "http.request":
@@ -86,7 +88,7 @@ def save_uploads(files: Iterable[UploadedFile], folder: Path) -> tuple[list[Path
         with open(target, "wb") as out:
             shutil.copyfileobj(upload.file, out, length=MB)
         if target.stat().st_size == 0:
-            raise InputError("is empty: choose the file again", path=upload.filename or target.name)
+            raise InputError("is empty (0 bytes): choose a file of conversations", path=upload.filename or target.name)
         paths.append(target)
         names.append(upload.filename or target.name)
     return paths, names

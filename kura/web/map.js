@@ -1,7 +1,11 @@
 "use strict";
 // The 2D map: every conversation as a dot on one <canvas>, cluster names on top.
 // Dots are written straight into an ImageData buffer (a few milliseconds for 100,000 of them),
-// which is why zooming and panning stay smooth at that size. Hover and click use a grid index.
+// which is why zooming and panning stay smooth at that size.
+// Hover and click ask one question, hitTest(px, py), against the layout the last frame drew
+// (view, size, label boxes): what the pointer is over is what a click picks, even when the map
+// re-lays itself out (a resize, a glide) between the two. After every frame the hover is worked
+// out again at the pointer, so the highlight and tooltip never describe a stale layout.
 
 const MAP_BG = rgba32("#fbfcfd");
 const MAP_DIM = rgba32("#b9c0ca");
@@ -28,6 +32,8 @@ class MapView {
     this.run = null;
     this.view = { cx: 0, cy: 0, scale: 1 };
     this.labelBoxes = [];
+    this.drawn = null; // the layout of the last frame: { view, width, height, labelBoxes }
+    this.pointer = null; // where the pointer is over the canvas: client coordinates, as the canvas may move
     this.hoverRow = -1;
     this.hoverCluster = -1;
     this.selectedCluster = -1;
@@ -86,7 +92,11 @@ class MapView {
     this.canvas.style.height = `${this.height}px`;
     this.image = null;
     if (this.run && !this.fitted) this.fitAll(false);
-    this.draw();
+    // Resizing the canvas has just cleared it: draw now, so the picture, the label boxes and
+    // the hover never wait a frame in different layouts.
+    cancelAnimationFrame(this.frame);
+    this.frame = 0;
+    this._draw();
   }
 
   _bounds(rows) {
@@ -162,9 +172,9 @@ class MapView {
     this.animation = requestAnimationFrame(step);
   }
 
-  toData(px, py) {
-    const v = this.view;
-    return [v.cx + (px - this.width / 2) / v.scale, v.cy - (py - this.height / 2) / v.scale];
+  toData(px, py, layout = this) {
+    const v = layout.view;
+    return [v.cx + (px - layout.width / 2) / v.scale, v.cy - (py - layout.height / 2) / v.scale];
   }
   toScreen(x, y) {
     const v = this.view;
@@ -244,6 +254,8 @@ class MapView {
     this._drawHover(ctx);
     this._drawLabels(ctx);
     ctx.restore();
+    this.drawn = { view: { ...this.view }, width: this.width, height: this.height, labelBoxes: this.labelBoxes };
+    if (this.pointer) this._hover(...this._local(this.pointer));
     if (!this.firstDrawn) {
       // When the first map was on screen (ms since navigation start): the benchmark reads it.
       this.firstDrawn = performance.now();
@@ -343,11 +355,23 @@ class MapView {
     return cy * GRID + cx;
   }
 
-  /** The visible dot nearest to the screen point, within 10 pixels; -1 if none. */
-  nearest(px, py) {
+  /** What is under the screen point in the last drawn frame: a cluster name, else the visible
+   * dot nearest to it within 10 pixels. Hover and click both use this, and only this. */
+  hitTest(px, py) {
+    const layout = this.drawn;
+    if (!this.run || !layout) return { cluster: -1, row: -1 };
+    const boxes = layout.labelBoxes;
+    for (let k = boxes.length - 1; k >= 0; k--) { // the last drawn name is on top
+      const b = boxes[k];
+      if (px >= b.x0 && px <= b.x1 && py >= b.y0 && py <= b.y1) return { cluster: b.c, row: -1 };
+    }
+    return { cluster: -1, row: this._nearest(px, py, layout) };
+  }
+
+  _nearest(px, py, layout) {
     const run = this.run, g = this.grid;
-    const [dx, dy] = this.toData(px, py);
-    const r = 10 / this.view.scale;
+    const [dx, dy] = this.toData(px, py, layout);
+    const r = 10 / layout.view.scale;
     const cx0 = Math.max(0, Math.floor((dx - r - g.x0) * g.sx)), cx1 = Math.min(GRID - 1, Math.floor((dx + r - g.x0) * g.sx));
     const cy0 = Math.max(0, Math.floor((dy - r - g.y0) * g.sy)), cy1 = Math.min(GRID - 1, Math.floor((dy + r - g.y0) * g.sy));
     let best = -1, bestD = r * r;
@@ -365,21 +389,10 @@ class MapView {
     return best;
   }
 
-  _labelAt(px, py) {
-    for (let k = this.labelBoxes.length - 1; k >= 0; k--) {
-      const b = this.labelBoxes[k];
-      if (px >= b.x0 && px <= b.x1 && py >= b.y0 && py <= b.y1) return b.c;
-    }
-    return -1;
-  }
-
   _bindEvents() {
     const c = this.canvas;
     let drag = null;
-    const local = (e) => {
-      const r = c.getBoundingClientRect();
-      return [e.clientX - r.left, e.clientY - r.top];
-    };
+    const local = (e) => this._local(e);
     c.addEventListener("wheel", (e) => {
       if (!this.run) return;
       e.preventDefault();
@@ -398,32 +411,40 @@ class MapView {
         if (Math.abs(ddx) + Math.abs(ddy) > 3) drag.moved = true;
         if (drag.moved) {
           this.view = { ...drag.view, cx: drag.view.cx - ddx / this.view.scale, cy: drag.view.cy + ddy / this.view.scale };
+          this.pointer = null; // no hover while dragging: the next move after it brings it back
           this._hideTooltip();
           this.draw();
           return;
         }
       }
+      this.pointer = { clientX: e.clientX, clientY: e.clientY };
       this._hover(...local(e));
     });
     c.addEventListener("pointerup", (e) => {
       const d = drag;
       drag = null;
       if (!d || d.moved || !this.run) return;
-      const [px, py] = local(e);
-      const label = this._labelAt(px, py);
-      if (label >= 0) return this.handlers.onPickCluster(label);
-      const row = this.nearest(px, py);
-      if (row >= 0) this.handlers.onPick(row);
+      const { cluster, row } = this.hitTest(...local(e));
+      if (cluster >= 0) this.handlers.onPickCluster(cluster);
+      else if (row >= 0) this.handlers.onPick(row);
     });
-    c.addEventListener("pointerleave", () => this._hideTooltip());
+    c.addEventListener("pointerleave", () => {
+      this.pointer = null;
+      this._hideTooltip();
+    });
     c.addEventListener("dblclick", (e) => {
       if (this.run) this.zoomBy(2, ...local(e));
     });
   }
 
+  /** A pointer position in canvas pixels, from where the canvas is on the page now. */
+  _local(e) {
+    const r = this.canvas.getBoundingClientRect();
+    return [e.clientX - r.left, e.clientY - r.top];
+  }
+
   _hover(px, py) {
-    const label = this._labelAt(px, py);
-    const row = label >= 0 ? -1 : this.nearest(px, py);
+    const { cluster: label, row } = this.hitTest(px, py);
     if (label === this.hoverCluster && row === this.hoverRow) return this._place(px, py);
     this.hoverCluster = label;
     this.hoverRow = row;

@@ -4,10 +4,35 @@
 
 class ApiError extends Error {}
 
+// The access token of a server shared beyond this machine (kura serve --host ...). It arrives
+// once, in the link the server printed (?token=...), is then kept for this tab only and taken
+// out of the address bar (and so out of history and bookmarks), and goes with every request.
+const ACCESS_TOKEN = (() => {
+  const params = new URLSearchParams(location.search);
+  const given = params.get("token");
+  let kept = null;
+  try {
+    if (given) sessionStorage.setItem("kura-token", given);
+    kept = sessionStorage.getItem("kura-token");
+  } catch (err) {
+    // No storage (a file:// report, strict privacy settings): the token lives in memory only.
+  }
+  if (given) {
+    params.delete("token");
+    const rest = params.toString();
+    history.replaceState(history.state, "", location.pathname + (rest ? `?${rest}` : "") + location.hash);
+  }
+  return given || kept || "";
+})();
+
+function withToken(headers) {
+  return ACCESS_TOKEN ? { ...headers, "X-Kura-Token": ACCESS_TOKEN } : { ...headers };
+}
+
 async function getJSON(url, options) {
   let response;
   try {
-    response = await fetch(url, options);
+    response = await fetch(url, { ...options, headers: withToken(options && options.headers) });
   } catch (err) {
     throw new ApiError("The Kura server did not answer: is `kura serve` still running?");
   }
@@ -57,7 +82,7 @@ class ApiSource {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       xhr.open("POST", "api/jobs");
-      xhr.setRequestHeader("X-Kura-Request", "1");
+      for (const [name, value] of Object.entries(withToken({ "X-Kura-Request": "1" }))) xhr.setRequestHeader(name, value);
       xhr.responseType = "json";
       xhr.upload.onprogress = (e) => e.lengthComputable && onUpload(e.loaded / e.total);
       xhr.onload = () => {

@@ -64,7 +64,7 @@ class UploadDialog {
         h("button", { type: "button", class: "link-button", onclick: () => this.dialog.close() }, "Cancel")),
       drop, this.fileInput, this.fileList,
       h("div", { class: "form-grid" },
-        row("Name", this.fields.name, `saved in ${o.new_runs_dir}`),
+        row("Name", this.fields.name, `saved as a new run ${o.new_runs_in}`),
         h("div", { class: "form-row" }, h("span", { class: "form-label", text: "Model" }), this.fields.model, modelNote),
         row("Conversations per base cluster", this.fields.clusters_per_group, "k = conversations ÷ this"),
         row("Top-level clusters", this.fields.top_clusters, "empty: about √(base clusters), at most 10")),

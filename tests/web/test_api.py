@@ -160,10 +160,13 @@ def test_no_parameter_reaches_a_file_it_should_not(client, path: str):
     assert "root:" not in response.text and "[project]" not in response.text
 
 
-def test_only_local_host_names_are_answered(client):
-    # A DNS-rebinding page would send its own host name: refused.
-    assert client.get("api/runs", headers={"Host": "evil.example"}).status_code == 400
-    assert client.get("api/runs", headers={"Host": "localhost"}).status_code == 200
+def test_only_local_host_names_with_the_port_are_answered(client, server):
+    # A DNS-rebinding page would send its own host name (or another port of this machine): refused.
+    for host in ["evil.example", f"evil.example:{server.port}", f"127.0.0.1:{server.port + 1}", "localhost"]:
+        refused = client.get("api/runs", headers={"Host": host})
+        assert refused.status_code == 400 and "this server answers to" in refused.json()["detail"]
+    for host in [f"127.0.0.1:{server.port}", f"localhost:{server.port}", f"[::1]:{server.port}"]:
+        assert client.get("api/runs", headers={"Host": host}).status_code == 200
 
 
 def test_every_response_carries_a_strict_content_security_policy(client):

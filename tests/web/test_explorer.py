@@ -14,13 +14,37 @@ from webtools import shoot, wait_for_map
 
 
 def state(page) -> dict[str, list[str]]:
-    """The explorer's state as kept in the URL fragment."""
-    return parse_qs(page.url.split("#", 1)[1] if "#" in page.url else "")
+    """The explorer's state as kept in the URL fragment.
+
+    Read from the page itself: Playwright's ``page.url`` learns of a pushState from a browser
+    event that can arrive after the click returns, and then shows the previous state."""
+    return parse_qs(page.evaluate("location.hash").lstrip("#"))
 
 
 def open_run(page, server, run: str = "clinc") -> None:
     page.goto(f"{server.url}#run={run}")
     wait_for_map(page)
+
+
+def label_centre(page) -> dict:
+    """The centre of a cluster name drawn on the map (not the selected cluster's), in canvas pixels."""
+    return page.evaluate(
+        "(() => { const b = App.map.labelBoxes.find((b) => b.c !== App.map.selectedCluster);"
+        " return {x: (b.x0 + b.x1) / 2, y: (b.y0 + b.y1) / 2, c: b.c}; })()"
+    )
+
+
+def name_drawn_at(page, x: float, y: float) -> int:
+    """The cluster whose name the last frame drew at (x, y), topmost first; -1 for none."""
+    return page.evaluate(
+        f"(() => {{ const hit = App.map.labelBoxes.filter((b) => {x} >= b.x0 && {x} <= b.x1 && {y} >= b.y0 && {y} <= b.y1);"
+        " return hit.length ? hit[hit.length - 1].c : -1; })()"
+    )
+
+
+def next_frames(page) -> None:
+    """Until the page has drawn two more frames (a resize is observed, then drawn)."""
+    page.evaluate("new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
 
 
 def test_runs_are_listed_and_one_opens(page, server):
@@ -78,22 +102,17 @@ def test_tree_map_detail_and_conversation_work_together(page, server):
         label_card.locator(".more").click()
     assert sum(int(t.replace(",", "")) for t in label_card.locator(".bar-count").all_inner_texts()) == members
 
-    # Map -> tree: click a cluster name on the map.
-    # Hover first and check the map reports that label under the pointer: the map may still
-    # re-lay itself out (a resize after the panel changed) between reading a box and clicking.
-    for _ in range(10):  # bounded
-        page.wait_for_function("() => !App.map.animating")
-        box = page.evaluate(
-            "(() => { const b = App.map.labelBoxes.find((b) => b.c !== App.map.selectedCluster); return {x: (b.x0 + b.x1) / 2, y: (b.y0 + b.y1) / 2, c: b.c, id: App.run.cluster.id[b.c]}; })()"
-        )
-        canvas = page.locator(".map-canvas").bounding_box()
-        page.mouse.move(canvas["x"] + box["x"], canvas["y"] + box["y"])
-        if page.evaluate("App.map.hoverCluster") == box["c"]:
-            break
-        page.wait_for_timeout(200)
+    # Map -> tree: hover a cluster name on the map (the map says which), click: that one is selected.
+    page.wait_for_function("() => !App.map.animating")
+    box = label_centre(page)
+    canvas = page.locator(".map-canvas").bounding_box()
+    page.mouse.move(canvas["x"] + box["x"], canvas["y"] + box["y"])
+    hovered = page.evaluate("App.map.hoverCluster")
+    assert hovered >= 0, "the map reports no cluster name under the pointer"
+    hovered_id = page.evaluate(f"App.run.cluster.id[{hovered}]")
     page.mouse.click(canvas["x"] + box["x"], canvas["y"] + box["y"])
-    assert state(page)["cluster"] == [box["id"]]
-    assert page.locator(".tree-row.selected").get_attribute("data-cluster-id") == box["id"]
+    assert state(page)["cluster"] == [hovered_id]
+    assert page.locator(".tree-row.selected").get_attribute("data-cluster-id") == hovered_id
 
     # Map -> conversation: hover a dot (its cluster path shows), click it (it opens).
     page.wait_for_function("() => !App.map.animating")  # the map glides to the selected cluster
@@ -132,6 +151,30 @@ def test_tree_map_detail_and_conversation_work_together(page, server):
     page.keyboard.press("Escape")
     page.wait_for_selector(".detail-title")
     assert "conv" not in state(page)
+
+
+def test_a_map_click_picks_what_the_hover_shows_after_the_map_re_lays_out(page, server):
+    # The map moves under a still pointer when its panel changes size: the hover must follow the
+    # new layout, and the click must pick what the hover now shows (it once picked another cluster).
+    open_run(page, server)
+    box = label_centre(page)
+    canvas = page.locator(".map-canvas").bounding_box()
+    x, y = canvas["x"] + box["x"], canvas["y"] + box["y"]
+    page.mouse.move(x, y)
+    assert page.evaluate("App.map.hoverCluster") == box["c"]
+    page.set_viewport_size({"width": 1100, "height": 900})  # the map narrows: every name moves
+    page.wait_for_function(f"() => App.map.width < {canvas['width']} - 100")
+    next_frames(page)
+    canvas = page.locator(".map-canvas").bounding_box()
+    px, py = x - canvas["x"], y - canvas["y"]
+    under = name_drawn_at(page, px, py)
+    assert page.evaluate("App.map.hoverCluster") == under
+    before = state(page).get("cluster")
+    page.mouse.click(x, y)
+    if under >= 0:
+        assert state(page)["cluster"] == [page.evaluate(f"App.run.cluster.id[{under}]")]
+    elif page.evaluate("App.map.hoverRow") < 0:
+        assert state(page).get("cluster") == before  # nothing under the pointer: nothing picked
 
 
 def test_search_and_filters_narrow_tree_map_and_lists_and_live_in_the_url(page, server):
@@ -175,11 +218,11 @@ def test_search_and_filters_narrow_tree_map_and_lists_and_live_in_the_url(page, 
     page.wait_for_function("() => location.hash.includes('f.label=')")
 
     # The whole state survives a reload (it is the URL) and the back button steps through it.
-    url = page.url
+    url = page.evaluate("location.href")
     page.reload()
     wait_for_map(page)
     page.wait_for_selector(".filter-chip")
-    assert page.url == url
+    assert page.evaluate("location.href") == url
     chips = page.locator(".filter-chip").all_inner_texts()
     assert len(chips) == 2 and any(c.startswith("Label: ") for c in chips)
     assert page.input_value(".search-input") == "credit card"

@@ -156,26 +156,31 @@ def test_uploads_can_be_turned_off(empty_root: Path):
 
 
 def test_the_model_menu_lists_what_kura_run_accepts():
-    from kura.server.jobs import MODELS, options
+    from kura.server.jobs import models, options
 
     menu = options()
-    assert [m["id"] for m in menu["models"]] == list(MODELS) and list(MODELS)[0] == "extractive"
+    assert [m["id"] for m in menu["models"]] == list(models()) and list(models())[0] == "extractive"
     local = importlib.util.find_spec("llama_cpp") is not None
-    assert ("local" in MODELS) == local
+    assert ("local" in models()) == local
     if local:
-        assert MODELS["local"].settings() == {"llm": "local"}
+        assert models()["local"].settings() == {"llm": "local"}
 
 
-def test_api_models_are_offered_only_with_their_key(monkeypatch):
-    from kura.server import jobs
-
+def test_a_key_set_after_start_up_shows_in_the_model_menu_and_leaves_with_it(empty_root: Path, monkeypatch):
+    # The server runs in this process (a thread), so its environment is this one.
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    assert not any("/" in name for name in jobs._language_models())
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
-    offered = jobs._language_models()
-    assert offered["openai/gpt-4o-mini"].settings() == {"llm": "openai/gpt-4o-mini"}
-    assert "sk-test" not in repr(offered)
+    with LiveServer(empty_root) as live, httpx.Client(base_url=live.url, timeout=60) as c:
+
+        def offered() -> list[str]:
+            return [m["id"] for m in c.get("api/options").json()["models"]]
+
+        assert not any("/" in m for m in offered())
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+        assert "openai/gpt-4o-mini" in offered()
+        assert "sk-test" not in c.get("api/options").text
+        monkeypatch.delenv("OPENAI_API_KEY")
+        assert "openai/gpt-4o-mini" not in offered()
 
 
 def test_run_settings_defaults_and_their_kura_run_arguments():

@@ -42,17 +42,21 @@ def make_run(inputs: list[Path] | Path, out: Path, **settings: object) -> Path:
 
 
 class LiveServer:
-    """``create_app`` under a real uvicorn server in a thread, on a free port of 127.0.0.1."""
+    """``create_app`` under a real uvicorn server in a thread, on a free port of ``host``.
 
-    def __init__(self, root: Path, **app_options: object):
+    ``host="127.0.0.2"`` is a loopback address the server treats as shared (token required,
+    uploads off by default): the network rules, tested without leaving this machine."""
+
+    def __init__(self, root: Path, *, host: str = "127.0.0.1", **app_options: object):
         import uvicorn
 
         from kura.server import create_app
         from kura.server.commands import bind
 
-        self.app = create_app(root, **app_options)
-        self.socket = bind("127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}/"
+        self.socket = bind(host, 0)
+        self.port = self.socket.getsockname()[1]
+        self.app = create_app(root, host=host, port=self.port, **app_options)  # type: ignore[arg-type]
+        self.url = f"http://{host}:{self.port}/"
         self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", access_log=False))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
