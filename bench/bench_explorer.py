@@ -68,6 +68,7 @@ def build_run(out: Path, n: int, seed: int = 0) -> float:
     from kura.store import RunStore
     from kura.store.export import write_parquet_exports
     from kura.types import Cluster, Conversation, ConversationSummary, Message
+    from kura.types.tree import ClusterTree
 
     start = time.perf_counter()
     rng = random.Random(seed)
@@ -175,14 +176,14 @@ def build_run(out: Path, n: int, seed: int = 0) -> float:
         top.append(root)
     tree = top + middle + base
 
-    store = RunStore(out)
+    store = RunStore(out, write=True)
     store.write_models("conversations.jsonl", conversations)
     store.write_models("summaries.jsonl", summaries, exclude={"embedding"})
     store.write_models("clusters.jsonl", base)
     store.write_models("meta_clusters.jsonl", tree)
     np.save(store.file("points.npy"), points)
     chat_index = {s.chat_id: i for i, s in enumerate(summaries)}
-    projected = place_clusters(tree, points.astype(np.float64), chat_index)
+    projected = place_clusters(ClusterTree(tree), points.astype(np.float64), chat_index)
     store.write_models("dimensionality.jsonl", projected)
     write_parquet_exports(store, summaries, projected, points)
     store.write_failures([])

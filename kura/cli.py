@@ -238,7 +238,7 @@ def tree(
         sys.stdout.write(tree_json(clusters) + "\n")
     else:
         raise KuraError(f"--style {style!r} is unknown: use rich, basic, enhanced or json")
-    mode = store.meta.get("mode")
+    mode = store.meta.mode
     if mode and style != "json":
         out.print(f"[dim]Mode: {escape(mode)}[/]")
 

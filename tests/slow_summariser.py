@@ -8,15 +8,13 @@ from kura.stages.summarise import ExtractiveSummariser
 
 class LoggingSummariser(ExtractiveSummariser):
     max_concurrency = 4
+    # Where it logs and how slowly it works do not change a summary: the cache is shared.
+    not_fingerprinted = frozenset({"log_path", "delay"})
 
     def __init__(self, log_path: str, delay: float = 0.0):
         super().__init__()
         self.log_path = log_path
         self.delay = delay
-
-    @property
-    def name(self) -> str:  # stable across processes, so the cache is shared
-        return "logging-test-summariser:v1"
 
     async def summarise_one(self, conversation):
         if self.delay:

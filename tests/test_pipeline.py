@@ -51,7 +51,10 @@ def test_run_writes_the_documented_layout(real_run):
     assert meta["mode"] == "extractive (no language model)" == result.mode
     assert meta["counts"]["summarised"] == 100 and meta["counts"]["base_clusters"] == 10
     assert meta["settings"]["embedder"].startswith("minilm-l6-v2-int8")
-    assert set(meta["stages"]) == {"clusters", "hierarchy", "map"}
+    # Every declared stage is recorded with the files it wrote, their sizes and digests.
+    assert list(meta["stages"]) == ["summarise", "embed", "clusters", "hierarchy", "map", "export"]
+    assert meta["stages"]["embed"]["files"]["vectors.npy"]["size"] == (out / "vectors.npy").stat().st_size
+    assert meta["stages"]["summarise"]["computed"] == 100 and meta["version"] == 2
     summaries = [
         ConversationSummary.model_validate_json(line) for line in (out / "summaries.jsonl").read_text().splitlines()
     ]
@@ -102,7 +105,8 @@ def test_rerun_reuses_everything_and_calls_no_summariser(tmp_path):
     assert len(log.read_text().split()) == 100
     again = kura.run(oasst_conversations(), tmp_path / "run", **settings)
     assert len(log.read_text().split()) == 100  # no new calls
-    assert again.reused == ["clusters", "hierarchy", "map"]
+    assert again.reused == ["embed", "clusters", "hierarchy", "map", "export"]  # summarise always reads the input
+    assert again.stages["summarise"].reused == 100 and again.stages["summarise"].computed == 0
 
 
 def test_changing_a_setting_recomputes_only_what_depends_on_it(tmp_path):
@@ -111,10 +115,10 @@ def test_changing_a_setting_recomputes_only_what_depends_on_it(tmp_path):
     first = kura.run(oasst_conversations(), tmp_path / "run", clusters_per_group=10, **common)
     second = kura.run(oasst_conversations(), tmp_path / "run", clusters_per_group=5, **common)
     assert len(log.read_text().split()) == 100  # summaries came from the cache
-    assert second.reused == ["map"]  # clusters and hierarchy depend on k; the map does not
+    assert second.reused == ["embed", "map"]  # clusters and hierarchy depend on k; vectors and the map do not
     assert len([c for c in second.clusters if not any(o.parent_id == c.id for o in second.clusters)]) == 20
     third = kura.run(oasst_conversations(), tmp_path / "run", clusters_per_group=5, top_clusters=2, **common)
-    assert third.reused == ["clusters", "map"]
+    assert third.reused == ["embed", "clusters", "map"]
     assert len(third.roots) == 2 and len(first.roots) != 0
 
 
@@ -197,4 +201,4 @@ def test_a_repeated_id_among_objects_is_recorded_and_the_first_kept(tmp_path):
     result = kura.run(convs, tmp_path / "run", embedder="hashing", projector="pca")
     assert [s.chat_id for s in result.summaries] == ["a", "b", "c", "d", "e"]
     assert result.summaries[0].summary == "question about topic 0"
-    assert result.failures == [{"id": "a", "stage": "load", "error": "duplicate chat_id: kept the first"}]
+    assert [f.model_dump() for f in result.failures] == [{"id": "a", "stage": "load", "error": "duplicate chat_id: kept the first"}]

@@ -58,7 +58,7 @@ def test_summarise_stream_records_failures_keeps_order_and_ids():
     failures = []
     out = asyncio.run(summarise_stream([good[0], no_user, *good[1:]], ExtractiveSummariser(), failures=failures))
     assert [s.chat_id for s in out] == ["c0", "c1", "c2", "c3", "c4"]
-    assert failures == [
+    assert [f.model_dump() for f in failures] == [
         {"id": "bad", "stage": "summarise", "error": "ValueError: the conversation has no user message to summarise"}
     ]
 

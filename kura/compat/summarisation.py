@@ -11,6 +11,7 @@ from kura.llm.prompts import DEFAULT_SUMMARY_PROMPT
 from kura.llm.registry import get_llm
 from kura.llm.summariser import LLMSummariser
 from kura.stages.summarise import ExtractiveSummariser, Summariser, summarise_stream
+from kura.store.meta import Failure
 from kura.types import Conversation, ConversationSummary, GeneratedSummary
 
 #: The offline summariser under a Kura-style name.
@@ -60,7 +61,7 @@ class SummaryModel(LLMSummariser):
             temperature=temperature,
         )
         self.llm.check()
-        failures: list[dict] = []
+        failures: list[Failure] = []
         cache = _StrategyCache(self.cache) if self.cache is not None else None
         summaries = await summarise_stream(conversations, configured, cache=cache, failures=failures)  # type: ignore[arg-type]
         _warn_failures(failures, len(conversations))
@@ -80,7 +81,7 @@ class _StrategyCache:
         self.strategy.set(f"{ns}:{key}", value)
 
 
-def _warn_failures(failures: list[dict], total: int) -> None:
+def _warn_failures(failures: list[Failure], total: int) -> None:
     if failures:
         shown = "; ".join(f"{f['id']}: {f['error']}" for f in failures[:3])
         warnings.warn(f"{len(failures)} of {total} conversations failed to summarise: {shown}", stacklevel=3)
@@ -104,7 +105,7 @@ async def summarise_conversations(
         if cached:
             return cached
     if isinstance(model, Summariser):
-        failures: list[dict] = []
+        failures: list[Failure] = []
         if isinstance(model, LLMSummariser) and response_schema is not GeneratedSummary:
             model = model.with_settings(response_schema=response_schema)
         summaries = await summarise_stream(conversations, model, failures=failures)

@@ -8,8 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from kura.runner.params import Component
 
-class Embedder(ABC):
+
+class Embedder(Component, ABC):
     """Turns texts into vectors. Subclasses implement ``encode`` and ``name``.
 
     It doubles as Kura 0.5's ``BaseEmbeddingModel`` (async ``embed`` returning lists, ``slug()``),
@@ -18,11 +20,7 @@ class Embedder(ABC):
 
     #: Texts per call to the model; the pipeline caches vectors item by item around it.
     batch_size: int = 64
-
-    @property
-    @abstractmethod
-    def name(self) -> str:
-        """Everything that changes the vectors (model, revision, options): part of every cache key."""
+    not_fingerprinted = frozenset({"batch_size", "threads"})
 
     @abstractmethod
     def encode(self, texts: list[str]) -> np.ndarray:

@@ -106,6 +106,10 @@ class LLM(ABC):
         """``provider/model``: what the output says ran."""
         return f"{self.provider}/{self.model}"
 
+    def fingerprint_parts(self) -> str:
+        """What a stage fingerprint needs of this model (kura.runner.params)."""
+        return self.identity
+
     @property
     def identity(self) -> str:
         """Everything about the backend that changes its answers: part of every cache key."""

@@ -41,6 +41,7 @@ from kura.llm.namer import ModelClusterName, check_name, tidy
 from kura.llm.prompts import assign_messages, candidates_messages, deduplicate_messages, describe, rename_messages
 from kura.llm.registry import get_llm
 from kura.llm.schema import cap_lengths, response_schema
+from kura.runner.failures import record_failure
 from kura.stages.hierarchy import HierarchyBuilder, LevelInput, interleave
 from kura.stages.naming import ClusterGroup, DistinctiveTermsNamer, cluster_id
 from kura.stages.ward import unit
@@ -84,8 +85,6 @@ class ClioHierarchy(HierarchyBuilder):
         self.max_children_shown = max_children_shown
         self.temperature = temperature
         self.max_output_tokens = max_output_tokens
-        #: Calls that failed in the last ``build``: ``{"id", "stage", "error"}``.
-        self.failures: list[dict] = []
 
     @property
     def name(self) -> str:
@@ -102,7 +101,6 @@ class ClioHierarchy(HierarchyBuilder):
 
     # -- the tree -------------------------------------------------------------------------------
     async def build(self, base: LevelInput) -> list[Cluster]:
-        self.failures = []
         everything = {c.id: c.model_copy() for c in base.clusters}
         current = [everything[c.id] for c in base.clusters]
         vectors = unit(np.asarray(base.vectors, dtype=np.float64))
@@ -183,9 +181,7 @@ class ClioHierarchy(HierarchyBuilder):
         try:
             answer = await self._ask(candidates_messages(clusters, desired), CategoryNames, max_items=desired)
         except Exception as exc:
-            self.failures.append(
-                {"id": f"level {depth} neighbourhood {hood}", "stage": STAGE, "error": describe_error(exc)}
-            )
+            record_failure(f"level {depth} neighbourhood {hood}", STAGE, describe_error(exc))
             return []
         return _clean_names(answer.names)[:desired]
 
@@ -203,9 +199,7 @@ class ClioHierarchy(HierarchyBuilder):
                 )
                 return _clean_names(answer.names)[: targets[c]]
             except Exception as exc:
-                self.failures.append(
-                    {"id": f"level {depth} de-duplication {c}", "stage": STAGE, "error": describe_error(exc)}
-                )
+                record_failure(f"level {depth} de-duplication {c}", STAGE, describe_error(exc))
                 # Stand-in: a few names from every neighbourhood, round-robin.
                 return _unique(interleave(proposals))[: targets[c]] if len(chunks) == 1 else chunks[c][: targets[c]]
 
@@ -242,13 +236,7 @@ class ClioHierarchy(HierarchyBuilder):
             )
         except Exception as exc:
             for i in batch:
-                self.failures.append(
-                    {
-                        "id": current[i].id,
-                        "stage": STAGE,
-                        "error": f"assignment at level {depth}: {describe_error(exc)}",
-                    }
-                )
+                record_failure(current[i].id, STAGE, f"assignment at level {depth}: {describe_error(exc)}")
             return None
         return [order[choice - 1] for choice in answer.categories]
 
@@ -282,13 +270,8 @@ class ClioHierarchy(HierarchyBuilder):
             ]
             offline = DistinctiveTermsNamer().name_groups_sync(groups)
             for g in failed:
-                self.failures.append(
-                    {
-                        "id": cluster_id(depth, groups[g].chat_ids),
-                        "stage": STAGE,
-                        "error": f"renaming: {describe_error(answers[g])}",  # type: ignore[arg-type]
-                    }
-                )
+                error = describe_error(answers[g])  # type: ignore[arg-type]
+                record_failure(cluster_id(depth, groups[g].chat_ids), STAGE, f"renaming: {error}")
                 answers[g] = offline[g]
         return answers  # type: ignore[return-value]
 

@@ -34,6 +34,9 @@ MALFORMED = "malformed"
 class OpenAIEmbedder(Embedder):
     #: Texts per ``encode`` call from the pipeline; each call is split into concurrent requests.
     pipeline_batch_size = 2048
+    not_fingerprinted = frozenset(
+        {"api_key", "api_key_env", "key_required", "request_size", "max_concurrency", "timeout", "retry"}
+    )
 
     def __init__(
         self,

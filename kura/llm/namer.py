@@ -18,6 +18,7 @@ from kura.llm.errors import describe as describe_error
 from kura.llm.prompts import cluster_messages, describe
 from kura.llm.registry import get_llm
 from kura.llm.schema import cap_lengths, response_schema
+from kura.runner.failures import record_failure
 from kura.stages.naming import ClusterGroup, ClusterNamer, DistinctiveTermsNamer, cluster_id
 from kura.store.cache import content_key
 from kura.types import GeneratedCluster
@@ -46,8 +47,6 @@ class LLMClusterNamer(ClusterNamer):
         self.max_output_tokens = max_output_tokens
         self.stage = stage
         self.checkpoint_filename = checkpoint_filename
-        #: Clusters whose naming failed in the last ``name_groups`` call: ``{"id", "stage", "error"}``.
-        self.failures: list[dict] = []
 
     @property
     def name(self) -> str:
@@ -73,7 +72,6 @@ class LLMClusterNamer(ClusterNamer):
         return tidy(named)
 
     async def name_groups(self, groups: list[ClusterGroup]) -> list[GeneratedCluster]:
-        self.failures = []
         answers = await asyncio.gather(*(self.name_one(g) for g in groups), return_exceptions=True)
         offline: list[GeneratedCluster] | None = None
         named: list[GeneratedCluster] = []
@@ -83,7 +81,7 @@ class LLMClusterNamer(ClusterNamer):
                     raise answer  # KeyboardInterrupt, cancellation: not a naming failure
                 if offline is None:
                     offline = DistinctiveTermsNamer().name_groups_sync(groups)
-                self.failures.append({"id": _group_id(group), "stage": self.stage, "error": describe_error(answer)})
+                record_failure(_group_id(group), self.stage, describe_error(answer))
                 answer = offline[len(named)]
             named.append(answer)
         return named

@@ -34,6 +34,11 @@ class Component:
     def fingerprint(self) -> str:
         return fingerprint(self)
 
+    @property
+    def name(self) -> str:
+        """A label for people (run.json, the CLI); subclasses may say it better."""
+        return self.describe()
+
     def describe(self) -> str:
         """``ClassName(setting=value, ...)`` for people: the settings that differ from the defaults."""
         defaults = parameter_defaults(type(self))
@@ -65,7 +70,13 @@ def fingerprint(component: object) -> str:
 def _canonical(value: Any) -> Any:
     """A JSON-able stand-in for a setting: equal settings give equal values, across processes."""
     if isinstance(value, Component):
-        params = {name: _canonical(v) for name, v in value.get_params().items() if name not in value.not_fingerprinted}
+        try:
+            settings = value.get_params()
+        except AttributeError:
+            # A user's component (Kura 0.5 style) whose constructor keeps its arguments under
+            # other names: its own ``name`` is the best description of its settings there is.
+            return {"class": _qualname(type(value)), "name": str(getattr(value, "name", ""))}
+        params = {name: _canonical(v) for name, v in settings.items() if name not in value.not_fingerprinted}
         return {"class": _qualname(type(value)), "code_version": value.code_version, "params": params}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value

@@ -14,18 +14,14 @@ from typing import Any
 import numpy as np
 
 from kura.errors import ConfigError
+from kura.runner.params import Component
 from kura.stages.naming import ClusterGroup, ClusterNamer, cluster_id
 from kura.stages.ward import compact, nearest, ward_kmeans
 from kura.types import Cluster
 
 
-class Clusterer(ABC):
+class Clusterer(Component, ABC):
     """Assigns each row of an embedding matrix to a cluster 0..k-1 (no noise label)."""
-
-    @property
-    @abstractmethod
-    def name(self) -> str:
-        """Everything that changes the labels: part of the stage fingerprint."""
 
     @abstractmethod
     def fit_predict(self, vectors: np.ndarray) -> np.ndarray:

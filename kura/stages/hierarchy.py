@@ -18,6 +18,7 @@ from itertools import zip_longest
 import numpy as np
 
 from kura.errors import ConfigError
+from kura.runner.params import Component
 from kura.stages.naming import ClusterGroup, ClusterNamer, DistinctiveTermsNamer, cluster_id
 from kura.stages.ward import geometric_sizes, ward_levels
 from kura.types import Cluster
@@ -49,7 +50,7 @@ class LevelInput:
     texts: list[list[str]]  # typical member summaries per cluster, most typical first
 
 
-class HierarchyBuilder(ABC):
+class HierarchyBuilder(Component, ABC):
     """Turns base clusters into a tree; returns every cluster with ``parent_id`` set."""
 
     uses_llm: bool = False
@@ -64,11 +65,6 @@ class HierarchyBuilder(ABC):
     def max_clusters(self) -> int:
         """Kura 0.5's name for the number of top-level clusters."""
         return self.top_clusters or 10
-
-    @property
-    @abstractmethod
-    def name(self) -> str:
-        """Everything that changes the tree: part of the stage fingerprint."""
 
     @abstractmethod
     async def build(self, base: LevelInput) -> list[Cluster]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kura.runner.params import Component
 from kura.types import GeneratedCluster
 
 
@@ -31,16 +32,12 @@ class ClusterGroup:
     children: list[str] = field(default_factory=list)
 
 
-class ClusterNamer(ABC):
+class ClusterNamer(Component, ABC):
     """Names every group of one level (all at once, so names can be contrasted)."""
 
     uses_llm: bool = False
     checkpoint_filename: str = "clusters"
-
-    @property
-    @abstractmethod
-    def name(self) -> str:
-        """Everything that changes the names: part of the stage fingerprint."""
+    not_fingerprinted = frozenset({"checkpoint_filename"})
 
     @abstractmethod
     async def name_groups(self, groups: list[ClusterGroup]) -> list[GeneratedCluster]:

@@ -12,14 +12,13 @@ from collections.abc import Iterable
 import numpy as np
 
 from kura.errors import ConfigError
+from kura.runner.params import Component
 from kura.types import Cluster, ProjectedCluster
+from kura.types.tree import ClusterTree
 
 
-class Projector(ABC):
-    @property
-    @abstractmethod
-    def name(self) -> str:
-        """Everything that changes the layout: part of the stage fingerprint."""
+class Projector(Component, ABC):
+    """Lays vectors out in 2-D."""
 
     @abstractmethod
     def fit_transform(self, vectors: np.ndarray) -> np.ndarray:
@@ -94,26 +93,14 @@ def get_projector(spec: str | Projector, *, seed: int = 0) -> Projector:
 
 def cluster_levels(clusters: Iterable[Cluster]) -> dict[str, int]:
     """Depth of each cluster: roots are level 0, their children 1, ... (Kura 0.5's convention)."""
-    clusters = list(clusters)
-    parent = {c.id: c.parent_id for c in clusters}
-    levels: dict[str, int] = {}
-    for c in clusters:
-        depth, node, seen = 0, c.parent_id, {c.id}
-        while node is not None and node in parent and node not in seen:
-            seen.add(node)
-            depth += 1
-            node = parent[node]
-        levels[c.id] = depth
-    return levels
+    return ClusterTree(clusters).depths()
 
 
-def place_clusters(
-    clusters: list[Cluster], points: np.ndarray, chat_index: dict[str, int], levels: dict[str, int] | None = None
-) -> list[ProjectedCluster]:
-    """Each cluster at the mean position of its conversations."""
-    levels = levels or cluster_levels(clusters)
+def place_clusters(tree: ClusterTree, points: np.ndarray, chat_index: dict[str, int]) -> list[ProjectedCluster]:
+    """Each cluster at the mean position of its conversations, with its level in the tree."""
+    levels = tree.depths()
     out = []
-    for c in clusters:
+    for c in tree.clusters:
         rows = [chat_index[i] for i in c.chat_ids if i in chat_index]
         x, y = points[rows].mean(axis=0) if rows else (0.0, 0.0)
         out.append(

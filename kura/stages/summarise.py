@@ -14,7 +14,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
+from kura.runner.params import Component
 from kura.store.cache import ItemCache, content_key
+from kura.store.meta import Failure
 from kura.types import Conversation, ConversationSummary, GeneratedSummary
 
 T = TypeVar("T")
@@ -26,7 +28,7 @@ Extractor = Callable[[Conversation], dict]
 CACHE_NAMESPACE = "summary"
 
 
-class Summariser(ABC):
+class Summariser(Component, ABC):
     """Turns one conversation into a ``GeneratedSummary`` (or a subclass: ``response_schema``)."""
 
     response_schema: type[GeneratedSummary] = GeneratedSummary
@@ -34,11 +36,7 @@ class Summariser(ABC):
     #: False for summarisers that read no language model (the output says which mode ran).
     uses_llm: bool = False
     checkpoint_filename: str = "summaries"
-
-    @property
-    @abstractmethod
-    def name(self) -> str:
-        """Everything that changes the output (model, prompt, schema, temperature): the cache key."""
+    not_fingerprinted = frozenset({"checkpoint_filename"})
 
     @abstractmethod
     async def summarise_one(self, conversation: Conversation) -> GeneratedSummary:
@@ -48,7 +46,7 @@ class Summariser(ABC):
         self, conversations: list[Conversation], *args: Any, **kwargs: Any
     ) -> list[ConversationSummary]:
         """Kura 0.5's ``BaseSummaryModel.summarise``: every conversation, in order, no cache."""
-        failures: list[dict] = []
+        failures: list[Failure] = []
         summaries = await summarise_stream(conversations, self, failures=failures)
         if failures:
             from kura.errors import StageError
@@ -67,10 +65,12 @@ def to_conversation_summary(
     return ConversationSummary(**known, chat_id=conversation.chat_id, metadata=metadata)
 
 
-def summary_cache_key(summariser: Summariser, conversation: Conversation) -> str:
-    # The id is deliberately not part of the key: identical chats share one model call, but each
-    # keeps its own id and metadata because those are attached after the cache (a Kura 0.5 bug).
-    return content_key(summariser.name, [(m.role, m.content) for m in conversation.messages])
+def summary_cache_key(fingerprint: str, conversation: Conversation) -> str:
+    """The summariser's fingerprint and the messages: a changed setting misses, a re-run hits.
+
+    The id is deliberately not part of the key: identical chats share one model call, but each
+    keeps its own id and metadata because those are attached after the cache (a Kura 0.5 bug)."""
+    return content_key(fingerprint, [(m.role, m.content) for m in conversation.messages])
 
 
 async def summarise_stream(
@@ -78,18 +78,19 @@ async def summarise_stream(
     summariser: Summariser,
     *,
     cache: ItemCache | None = None,
-    failures: list[dict] | None = None,
+    failures: list[Failure] | None = None,
     extractors: Iterable[Extractor] = (),
     on_item: Callable[[], None] | None = None,
 ) -> list[ConversationSummary]:
     """Summarise conversations in input order. Failed ones are appended to ``failures``."""
     extractors = list(extractors)
     results: dict[int, ConversationSummary] = {}
+    fingerprint = summariser.fingerprint() if cache is not None else ""
 
     async def work(item: tuple[int, Conversation]) -> None:
         index, conversation = item
         try:
-            generated = await _cached_summary(summariser, conversation, cache)
+            generated = await _cached_summary(summariser, fingerprint, conversation, cache)
             extra: dict = {}
             for extractor in extractors:
                 extra.update(extractor(conversation))
@@ -97,7 +98,7 @@ async def summarise_stream(
         except Exception as exc:  # recorded, shown at the end, retried next run
             if failures is None:
                 raise
-            failures.append({"id": conversation.chat_id, "stage": "summarise", "error": _describe(exc)})
+            failures.append(Failure(id=conversation.chat_id, stage="summarise", error=_describe(exc)))
         if on_item:
             on_item()
 
@@ -106,9 +107,9 @@ async def summarise_stream(
 
 
 async def _cached_summary(
-    summariser: Summariser, conversation: Conversation, cache: ItemCache | None
+    summariser: Summariser, fingerprint: str, conversation: Conversation, cache: ItemCache | None
 ) -> GeneratedSummary:
-    key = summary_cache_key(summariser, conversation) if cache is not None else ""
+    key = summary_cache_key(fingerprint, conversation) if cache is not None else ""
     if cache is not None:
         hit = cache.get_text(CACHE_NAMESPACE, key)
         if hit is not None:

@@ -10,10 +10,12 @@ from typing import Any
 import numpy as np
 
 from kura.errors import InputError
+from kura.store.artifacts import CLUSTER_TABLE, CONVERSATION_TABLE
 from kura.store.run import RunStore, is_run_dir
 from kura.types import ConversationSummary, ProjectedCluster
+from kura.types.tree import ClusterTree
 
-TABLES = {"conversations": "conversations.parquet", "clusters": "clusters.parquet"}
+TABLES = {"conversations": CONVERSATION_TABLE.file, "clusters": CLUSTER_TABLE.file}
 
 
 def write_parquet_exports(
@@ -23,22 +25,9 @@ def write_parquet_exports(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    by_id = {c.id: c for c in clusters}
-    base_of: dict[str, str] = {}
-    children = {c.parent_id for c in clusters if c.parent_id}
-    for c in clusters:
-        if c.id not in children:  # leaves are the base clusters
-            for chat_id in c.chat_ids:
-                base_of[chat_id] = c.id
-
-    def path_of(cluster_id: str | None) -> list[str]:
-        path: list[str] = []
-        while cluster_id is not None and cluster_id in by_id and cluster_id not in path:
-            path.append(cluster_id)
-            cluster_id = by_id[cluster_id].parent_id
-        return path[::-1]
-
-    paths = {cid: path_of(cid) for cid in set(base_of.values())}
+    tree = ClusterTree(clusters)
+    base_of = tree.base_of()
+    paths = {cid: [c.id for c in tree.path(cid)] for cid in set(base_of.values())}
     rows: dict[str, list[Any]] = {
         k: []
         for k in (
@@ -75,7 +64,7 @@ def write_parquet_exports(
         rows["cluster_id"].append(cid)
         rows["cluster_path"].append(path)
         rows["top_cluster_id"].append(path[0] if path else None)
-        rows["top_cluster"].append(by_id[path[0]].name if path else None)
+        rows["top_cluster"].append(tree[path[0]].name if path else None)
         rows["x"].append(float(points[i, 0]))
         rows["y"].append(float(points[i, 1]))
         rows["metadata"].append(json.dumps(s.metadata, ensure_ascii=False, default=str))

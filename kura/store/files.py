@@ -69,7 +69,9 @@ def replacing(path: Path, *, binary: bool = False) -> Iterator[IO]:
     try:
         with writing(path):
             yield f
-            f.close()  # flushing may be what hits the full disk: inside the guard
+            f.flush()  # flushing may be what hits the full disk: inside the guard
+            os.fsync(f.fileno())  # on disk before the rename, so a power cut cannot leave an empty file
+            f.close()
             os.replace(tmp, path)
     except BaseException:
         _discard(f, tmp)

@@ -31,14 +31,22 @@ class Failure(BaseModel):
     stage: str
     error: str
 
+    def __getitem__(self, key: str) -> str:
+        """``failure["error"]``, as when failures were dicts (Kura 0.6.0)."""
+        return str(getattr(self, key))
+
+
+class FileDigest(BaseModel):
+    size: int
+    sha256: str
+
 
 class StageRecord(BaseModel):
     """What a stage last did, and how to tell whether its output can be trusted again."""
 
     fingerprint: str
-    file: str
-    size: int
-    sha256: str
+    #: Each file the stage wrote, by name, with its size and sha256 when written.
+    files: dict[str, FileDigest]
     finished_at: str = Field(default_factory=now)
     #: False when some items failed: the next run computes the stage again.
     complete: bool = True

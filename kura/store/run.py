@@ -1,43 +1,33 @@
-"""The run directory: every stage's output in one documented folder that a later run resumes from.
+"""The run directory: every stage's output in one folder that a later run resumes from.
 
-Layout (see docs/run-directory.md):
-
-    run.json               sidecar: version, parameters, inputs, per-stage fingerprints and timings
-    conversations.jsonl    the conversations as loaded (Kura 0.5 ``Conversation`` per line)
-    summaries.jsonl        one ``ConversationSummary`` per line (Kura 0.5 checkpoint)
-    clusters.jsonl         base clusters (Kura 0.5 checkpoint)
-    meta_clusters.jsonl    the whole tree, base clusters and their parents (Kura 0.5 checkpoint)
-    dimensionality.jsonl   every cluster with map coordinates and level (Kura 0.5 checkpoint)
-    conversations.parquet  one row per conversation: facets, cluster path, map position
-    clusters.parquet       one row per cluster
-    errors.jsonl           items that failed (id, stage, error); retried by the next run
-    cache.sqlite           item cache: summaries and vectors keyed by content and settings
-
-Files are replaced atomically (write, then rename), so a kill never leaves half a file behind.
+The files are named in ``kura.store.artifacts`` (see docs/run-directory.md). Every file is
+replaced atomically (``kura.store.files``); a writing run holds the folder's lock; each stage's
+output is recorded in ``run.json`` with its size and sha256 and is reused only while both match.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from pydantic import BaseModel
+import numpy as np
+from pydantic import BaseModel, ValidationError
 
 from kura.errors import InputError
+from kura.store import artifacts
+from kura.store.artifacts import Artifact
 from kura.store.cache import ItemCache
 from kura.store.files import replacing, writing
+from kura.store.lock import RunLock
+from kura.store.meta import Failure, FileDigest, RunMeta, StageRecord, now
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
-SIDECAR = "run.json"
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+SIDECAR = artifacts.SIDECAR.file
 
 
 def atomic_write(path: Path, lines: Iterable[str]) -> int:
@@ -51,32 +41,44 @@ def atomic_write(path: Path, lines: Iterable[str]) -> int:
     return count
 
 
-class RunStore:
-    """One run directory. Cheap to open; the cache is opened on first use."""
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
-    def __init__(self, path: str | Path):
+
+class RunStore:
+    """One run directory. ``write=True`` (a run) creates it and holds its lock until ``close``;
+    readers (the explorer, ``kura tree``, ``kura sql``) take no lock. The cache opens on first use."""
+
+    def __init__(self, path: str | Path, *, write: bool = False):
         self.path = Path(path)
         if self.path.exists() and not self.path.is_dir():
             raise InputError("is a file, not a run directory: choose another --out", path=str(self.path))
-        with writing(self.path):
-            self.path.mkdir(parents=True, exist_ok=True)
+        self._lock: RunLock | None = None
+        if write:
+            with writing(self.path):
+                self.path.mkdir(parents=True, exist_ok=True)
+                self._lock = RunLock(self.path).acquire()
         self._cache: ItemCache | None = None
-        sidecar = self.path / SIDECAR
-        self.meta: dict[str, Any] = json.loads(sidecar.read_text()) if sidecar.exists() else {}
-        self.meta.setdefault("created_at", now())
-        self.meta.setdefault("stages", {})
+        #: Why the stored sidecar was not used (damaged, older version), for the user to see.
+        self.meta, self.meta_problem = RunMeta.load(self.path / SIDECAR)
 
     # -- files -------------------------------------------------------------------------------
-    def file(self, name: str) -> Path:
-        return self.path / name
+    def file(self, name: str | Artifact) -> Path:
+        return self.path / (name.file if isinstance(name, Artifact) else name)
 
-    def exists(self, name: str) -> bool:
+    def exists(self, name: str | Artifact) -> bool:
         return self.file(name).exists()
 
-    def write_models(self, name: str, models: Iterable[BaseModel], *, exclude: set[str] | None = None) -> int:
+    def write_models(
+        self, name: str | Artifact, models: Iterable[BaseModel], *, exclude: set[str] | None = None
+    ) -> int:
         return atomic_write(self.file(name), (m.model_dump_json(exclude=exclude) for m in models))
 
-    def write_through(self, name: str, items: Iterable[T], dump: Callable[[T], str]) -> Iterator[T]:
+    def write_through(self, name: str | Artifact, items: Iterable[T], dump: Callable[[T], str]) -> Iterator[T]:
         """Pass ``items`` on while writing ``dump(item)`` per line; the file appears once all passed."""
         with replacing(self.file(name)) as f:
             for item in items:
@@ -84,58 +86,93 @@ class RunStore:
                 f.write("\n")
                 yield item
 
-    def write_binary(self, name: str, write: Callable[[IO[bytes]], object]) -> None:
+    def write_binary(self, name: str | Artifact, write: Callable[[IO[bytes]], object]) -> None:
         """Write a binary file (NumPy, Parquet) through ``write(file)``, atomically."""
         with replacing(self.file(name), binary=True) as f:
             write(f)
 
-    def read_models(self, name: str, model: type[M]) -> list[M]:
+    def write_array(self, name: str | Artifact, array: np.ndarray) -> None:
+        self.write_binary(name, lambda f: np.save(f, np.ascontiguousarray(array, dtype=np.float32)))
+
+    def read_array(self, name: str | Artifact) -> np.ndarray:
+        """A float32 array, memory-mapped: a million vectors cost no memory until read."""
+        return np.load(self.file(name), mmap_mode="r")
+
+    def read_models(self, name: str | Artifact, model: type[M]) -> list[M]:
         return list(self.iter_models(name, model))
 
-    def iter_models(self, name: str, model: type[M]) -> Iterator[M]:
+    def iter_models(self, name: str | Artifact, model: type[M]) -> Iterator[M]:
         with open(self.file(name), encoding="utf-8") as f:
             for line in f:
                 if line.strip():
                     yield model.model_validate_json(line)
 
-    def write_json(self, name: str, value: Any) -> None:
+    def write_json(self, name: str | Artifact, value: Any) -> None:
         atomic_write(self.file(name), [json.dumps(value, indent=2, ensure_ascii=False, default=str)])
 
     # -- stages ------------------------------------------------------------------------------
-    def stage_done(self, stage: str, fingerprint: str, *outputs: str) -> bool:
-        """True when ``stage`` last finished with this fingerprint and its outputs are still there."""
-        record = self.meta["stages"].get(stage, {})
-        return record.get("fingerprint") == fingerprint and all(self.exists(o) for o in outputs)
+    def reusable(self, stage: str, fingerprint: str) -> StageRecord | None:
+        """The record of ``stage`` if it finished with this fingerprint and its file is intact."""
+        record = self.meta.stages.get(stage)
+        if record is None or not record.complete or record.fingerprint != fingerprint:
+            return None
+        for name, digest in record.files.items():
+            path = self.file(name)
+            try:
+                if path.stat().st_size != digest.size or file_digest(path) != digest.sha256:
+                    return None
+            except OSError:
+                return None
+        return record
 
-    def finish_stage(self, stage: str, fingerprint: str, **info: Any) -> None:
-        self.meta["stages"][stage] = {"fingerprint": fingerprint, "finished_at": now(), **info}
+    def record_stage(self, stage: str, fingerprint: str, outputs: Iterable[Artifact], **info: Any) -> StageRecord:
+        """Note that ``stage`` wrote ``outputs`` with this fingerprint (their digests are taken now)."""
+        files = {}
+        for artifact in outputs:
+            path = self.file(artifact)
+            with writing(path):
+                files[artifact.file] = FileDigest(size=path.stat().st_size, sha256=file_digest(path))
+        record = StageRecord(fingerprint=fingerprint, files=files, **info)
+        self.meta.stages[stage] = record
         self.save_meta()
+        return record
 
     def save_meta(self) -> None:
-        self.meta["updated_at"] = now()
-        self.write_json(SIDECAR, self.meta)
+        self.meta.updated_at = now()
+        self.write_json(SIDECAR, self.meta.model_dump(mode="json"))
 
     # -- failures ----------------------------------------------------------------------------
-    def write_failures(self, failures: list[dict[str, Any]]) -> None:
-        atomic_write(self.file("errors.jsonl"), (json.dumps(f, ensure_ascii=False) for f in failures))
+    def write_failures(self, failures: Iterable[Failure]) -> None:
+        atomic_write(self.file(artifacts.ERRORS), (f.model_dump_json() for f in failures))
 
-    def read_failures(self) -> list[dict[str, Any]]:
-        if not self.exists("errors.jsonl"):
+    def read_failures(self) -> list[Failure]:
+        if not self.exists(artifacts.ERRORS):
             return []
-        with open(self.file("errors.jsonl"), encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
+        out = []
+        with open(self.file(artifacts.ERRORS), encoding="utf-8") as f:
+            for line in f:
+                try:
+                    out.append(Failure.model_validate_json(line))
+                except ValidationError:
+                    continue  # a damaged line: the failure it named is retried anyway
+        return out
 
     # -- cache -------------------------------------------------------------------------------
     @property
     def cache(self) -> ItemCache:
         if self._cache is None:
-            self._cache = ItemCache(self.file("cache.sqlite"))
+            self._cache = ItemCache(self.file(artifacts.CACHE))
         return self._cache
 
     def close(self) -> None:
-        if self._cache is not None:
-            self._cache.close()
-            self._cache = None
+        try:
+            if self._cache is not None:
+                self._cache.close()
+                self._cache = None
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
 
 
 def is_run_dir(path: str | Path) -> bool:

@@ -10,6 +10,7 @@ import pytest
 
 from kura.llm import ClioHierarchy, FakeLLM, ProviderError
 from kura.llm.fake import prompt_phrases
+from kura.runner.failures import collecting
 from kura.stages.hierarchy import LevelInput
 from kura.types import Cluster
 
@@ -78,16 +79,18 @@ def obedient(messages, schema):
 
 
 def build(llm, base, **options):
+    """The tree, and the failures the hierarchy recorded while building it."""
     hierarchy = ClioHierarchy(llm, **options)
-    tree = asyncio.run(hierarchy.build(base))
-    return hierarchy, tree
+    with collecting() as failures:
+        tree = asyncio.run(hierarchy.build(base))
+    return failures, tree
 
 
 def test_an_obedient_model_groups_clusters_by_topic():
     base = base_level()
-    hierarchy, tree = build(FakeLLM(responder=obedient), base, top_clusters=4, neighbourhood_size=10, assign_batch=7)
+    failures, tree = build(FakeLLM(responder=obedient), base, top_clusters=4, neighbourhood_size=10, assign_batch=7)
     roots = check_tree(tree, base)
-    assert hierarchy.failures == []
+    assert failures == []
     assert sorted(r.name for r in roots) == sorted(f"Get help with {t}" for t in TOPICS)
     for root in roots:  # every conversation under its own topic's root
         assert {topic_of(i) for i in root.chat_ids} == {topic_of(root.name)}
@@ -129,10 +132,10 @@ def test_a_model_that_always_fails_still_yields_a_valid_tree_and_records_failure
         raise ProviderError("HTTP 500: broken", status=500, retryable=False)
 
     base = base_level()
-    hierarchy, tree = build(FakeLLM(responder=broken), base, top_clusters=4, neighbourhood_size=10)
+    failures, tree = build(FakeLLM(responder=broken), base, top_clusters=4, neighbourhood_size=10)
     roots = check_tree(tree, base)
     assert 2 <= len(roots) <= 4
-    assert hierarchy.failures and all(f["stage"] == "hierarchy" and "broken" in f["error"] for f in hierarchy.failures)
+    assert failures and all(f.stage == "hierarchy" and "broken" in f.error for f in failures)
     assert all(r.name for r in roots)  # offline distinctive-terms names stand in
 
 
@@ -147,11 +150,11 @@ def test_failed_assignments_join_the_nearest_parent():
         return obedient(messages, schema)
 
     base = base_level()
-    hierarchy, tree = build(
+    failures, tree = build(
         FakeLLM(responder=half_broken), base, top_clusters=4, neighbourhood_size=10, assign_batch=6, levels=1
     )
     roots = check_tree(tree, base)
-    failed = {f["id"] for f in hierarchy.failures}
+    failed = {f.id for f in failures}
     assert failed and failed <= {c.id for c in base.clusters}
     for root in roots:  # the nearest parent by vectors is the right topic too
         assert len({topic_of(i) for i in root.chat_ids}) == 1

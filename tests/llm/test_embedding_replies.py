@@ -61,7 +61,7 @@ def test_a_persistently_malformed_reply_is_a_recorded_failure_and_never_cached(s
     assert len(failed) == 5 and server.counts["embeddings"] == len(conversations) // 5 + QUICK.max_attempts - 1
     assert all("malformed embeddings reply" in f["error"] for f in failed)
     recorded = [json.loads(line) for line in (out / "errors.jsonl").read_text().splitlines()]
-    assert [f for f in recorded if f["stage"] == "embed"] == failed
+    assert [f for f in recorded if f["stage"] == "embed"] == [f.model_dump() for f in failed]
     assert len(first.summaries) == len(conversations) - 5
     assert {f["id"] for f in failed}.isdisjoint(s.chat_id for s in first.summaries)
     assert sum(len(c.chat_ids) for c in first.roots) == len(conversations) - 5

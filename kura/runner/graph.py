@@ -1,0 +1,305 @@
+"""The pipeline, declared: each stage's inputs, components, files, and how it computes.
+
+    summarise -> embed -> clusters -> hierarchy --+
+                   |                             +-> export
+                   +----> map ---------------------+
+
+Adding a stage means adding one ``Stage`` to ``STAGES`` and its compute function; the runner
+(``kura.runner.runner``) does fingerprints, reuse, progress, failures and the record in
+``run.json`` for it. ``Run`` is what the compute functions share: the raw inputs and the
+loading options (only ``summarise`` reads them) and the components.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kura.errors import KuraError
+from kura.io import LoadReport, iter_conversations
+from kura.progress import StageBar
+from kura.runner.failures import record_failure
+from kura.runner.runner import Stage, StageOutput
+from kura.stages.cluster import groups_from_labels, name_base_clusters
+from kura.stages.embed import embed_texts
+from kura.stages.hierarchy import LevelInput
+from kura.stages.project import place_clusters
+from kura.stages.summarise import Extractor, summarise_stream
+from kura.store import artifacts
+from kura.store.export import write_parquet_exports
+from kura.store.meta import Failure
+from kura.store.run import RunStore
+from kura.types import Cluster, Conversation, ConversationSummary, ProjectedCluster
+from kura.types.tree import ClusterTree
+
+Inputs = str | Path | Sequence[str | Path] | Sequence[Conversation]
+
+
+@dataclass
+class Run:
+    """What the stages of one run share."""
+
+    inputs: Inputs
+    store: RunStore
+    components: dict[str, Any]
+    format: str = "auto"
+    strict: bool = False
+    columns: dict[str, str] | None = None
+    extractors: Sequence[Extractor] = ()
+    report: LoadReport = field(default_factory=LoadReport)
+
+
+@dataclass
+class Embedded:
+    """The summaries and their vectors (same rows); a summary that could not be embedded has a
+    row of NaN and is left out of everything after this stage."""
+
+    summaries: list[ConversationSummary]
+    vectors: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.summaries)
+
+    def placed(self) -> tuple[list[ConversationSummary], np.ndarray]:
+        ok = np.isfinite(self.vectors).all(axis=1) if len(self.vectors) else np.zeros(0, dtype=bool)
+        if ok.all():
+            return self.summaries, np.asarray(self.vectors)
+        return [s for s, keep in zip(self.summaries, ok) if keep], np.asarray(self.vectors[ok])
+
+
+@dataclass
+class Exported:
+    clusters: list[ProjectedCluster]
+    summaries: list[ConversationSummary] = field(default_factory=list)
+    points: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.clusters)
+
+
+# -- summarise: load the inputs (streamed) and summarise each conversation ----------------------
+async def summarise(run: Run, _: dict[str, Any], bar: StageBar) -> StageOutput:
+    failures: list[Failure] = []
+    cache = run.store.cache
+    hits, misses = cache.hits, cache.misses
+    conversations = run.store.write_through(
+        artifacts.CONVERSATIONS, _conversations(run, failures), Conversation.model_dump_json
+    )
+    summaries = await summarise_stream(
+        conversations,
+        run.components["summariser"],
+        cache=cache,
+        failures=failures,
+        extractors=run.extractors,
+        on_item=bar.advance,
+    )
+    cache.flush()
+    for failure in failures:
+        record_failure(failure.id, failure.stage, failure.error)
+    if not summaries:
+        raise KuraError(
+            "no conversation could be summarised"
+            + (f": {failures[0].id}: {failures[0].error}" if failures else " (the input is empty)")
+        )
+    return StageOutput(summaries, computed=cache.misses - misses, reused=cache.hits - hits)
+
+
+def _conversations(run: Run, failures: list[Failure]) -> Iterator[Conversation]:
+    """Conversations from paths or objects; a repeated id is recorded, never silently merged.
+
+    Files get their repeated ids handled by ``kura.io`` (duplicates dropped, others renamed, all
+    in the load report); objects passed directly are checked here.
+    """
+    inputs = [run.inputs] if isinstance(run.inputs, (str, Path)) else list(run.inputs)
+    if not (inputs and all(isinstance(i, Conversation) for i in inputs)):
+        paths = [str(i) for i in inputs if not isinstance(i, Conversation)]
+        yield from iter_conversations(
+            paths, format=run.format, strict=run.strict, report=run.report, columns=run.columns
+        )
+        return
+    run.report.add_objects(len(inputs))
+    seen: set[str] = set()
+    for conversation in inputs:
+        assert isinstance(conversation, Conversation)
+        if conversation.chat_id in seen:
+            failures.append(Failure(id=conversation.chat_id, stage="load", error="duplicate chat_id: kept the first"))
+            continue
+        seen.add(conversation.chat_id)
+        yield conversation
+
+
+def _write_summaries(store: RunStore, summaries: list[ConversationSummary]) -> None:
+    store.write_models(artifacts.SUMMARIES, summaries, exclude={"embedding"})
+
+
+def _read_summaries(store: RunStore) -> list[ConversationSummary]:
+    return store.read_models(artifacts.SUMMARIES, ConversationSummary)
+
+
+# -- embed ------------------------------------------------------------------------------------
+async def embed(run: Run, inputs: dict[str, Any], bar: StageBar) -> StageOutput:
+    summaries: list[ConversationSummary] = inputs["summarise"]
+    embedder = run.components["embedder"]
+    cache = run.store.cache
+    hits, misses = cache.hits, cache.misses
+    failed: dict[int, str] = {}
+    bar.total(len(summaries))
+    vectors = embed_texts(
+        [s.summary for s in summaries],
+        embedder,
+        cache=cache,
+        on_batch=bar.advance,
+        batch_size=getattr(embedder, "pipeline_batch_size", 256),
+        failures=failed,
+    )
+    if len(failed) == len(summaries):
+        raise KuraError(f"no summary could be embedded: {summaries[0].chat_id}: {failed[0]}")
+    rows = np.full((len(summaries), vectors.shape[1]), np.nan, dtype=np.float32)
+    rows[[i for i in range(len(summaries)) if i not in failed]] = vectors
+    for i, error in sorted(failed.items()):
+        record_failure(summaries[i].chat_id, "embed", error)
+    return StageOutput(Embedded(summaries, rows), computed=cache.misses - misses, reused=cache.hits - hits)
+
+
+def _read_embedded(store: RunStore) -> Embedded:
+    return Embedded(_read_summaries(store), store.read_array(artifacts.VECTORS))
+
+
+# -- base clusters ----------------------------------------------------------------------------
+async def cluster(run: Run, inputs: dict[str, Any], bar: StageBar) -> StageOutput:
+    summaries, vectors = inputs["embed"].placed()
+    labels = run.components["clusterer"].fit_predict(vectors)
+    groups = groups_from_labels(labels, vectors, [s.chat_id for s in summaries], [s.summary for s in summaries])
+    base = await name_base_clusters(groups, run.components["namer"])
+    bar.advance(len(base))
+    return StageOutput(base, computed=len(base))
+
+
+# -- hierarchy --------------------------------------------------------------------------------
+async def hierarchy(run: Run, inputs: dict[str, Any], bar: StageBar) -> StageOutput:
+    summaries, vectors = inputs["embed"].placed()
+    base: list[Cluster] = inputs["clusters"]
+    tree = await run.components["hierarchy"].build(level_input(base, vectors, summaries))
+    ClusterTree(tree).validate([s.chat_id for s in summaries])  # a broken tree is a bug: never written
+    bar.advance(len(tree) - len(base))
+    return StageOutput(tree, computed=len(tree) - len(base))
+
+
+def level_input(base: list[Cluster], vectors: np.ndarray, summaries: list[ConversationSummary]) -> LevelInput:
+    """Each base cluster's centroid and its most typical summaries, for the builders."""
+    row_of = {s.chat_id: i for i, s in enumerate(summaries)}
+    centroids, typical = [], []
+    for c in base:
+        rows = np.array([row_of[i] for i in c.chat_ids])
+        centroid = vectors[rows].mean(axis=0)
+        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
+        order = rows[np.argsort(-(vectors[rows] @ centroid), kind="stable")]
+        centroids.append(centroid)
+        typical.append([summaries[i].summary for i in order[:25]])
+    return LevelInput(clusters=base, vectors=np.vstack(centroids), texts=typical)
+
+
+# -- map --------------------------------------------------------------------------------------
+async def project(run: Run, inputs: dict[str, Any], bar: StageBar) -> StageOutput:
+    _, vectors = inputs["embed"].placed()
+    points = np.asarray(run.components["projector"].fit_transform(vectors), dtype=np.float32)
+    bar.advance(len(points))
+    return StageOutput(points, computed=len(points))
+
+
+# -- exports ----------------------------------------------------------------------------------
+async def export(run: Run, inputs: dict[str, Any], bar: StageBar) -> StageOutput:
+    summaries, _ = inputs["embed"].placed()
+    tree = ClusterTree(inputs["hierarchy"])
+    points = np.asarray(inputs["map"])
+    placed = place_clusters(tree, points, {s.chat_id: i for i, s in enumerate(summaries)})
+    return StageOutput(Exported(placed, summaries, points), computed=len(placed))
+
+
+def _write_exports(store: RunStore, value: Exported) -> None:
+    store.write_models(artifacts.MAP, value.clusters)
+    assert value.points is not None
+    write_parquet_exports(store, value.summaries, value.clusters, value.points)
+
+
+def _models(artifact: artifacts.Artifact, model: type) -> Any:
+    return lambda store: store.read_models(artifact, model)
+
+
+def _write_models(artifact: artifacts.Artifact) -> Any:
+    return lambda store, models: store.write_models(artifact, models)
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        name="summarise",
+        label="Summarising",
+        inputs=(),
+        components=("summariser",),
+        outputs=(artifacts.CONVERSATIONS, artifacts.SUMMARIES),
+        compute=summarise,
+        write=_write_summaries,
+        read=_read_summaries,
+        per_item=True,
+        always=True,
+    ),
+    Stage(
+        name="embed",
+        label="Embedding",
+        inputs=("summarise",),
+        components=("embedder",),
+        outputs=(artifacts.VECTORS,),
+        compute=embed,
+        write=lambda store, value: store.write_array(artifacts.VECTORS, value.vectors),
+        read=_read_embedded,
+        per_item=True,
+    ),
+    Stage(
+        name="clusters",
+        label="Clustering",
+        inputs=("embed",),
+        components=("clusterer", "namer"),
+        outputs=(artifacts.CLUSTERS,),
+        compute=cluster,
+        write=_write_models(artifacts.CLUSTERS),
+        read=_models(artifacts.CLUSTERS, Cluster),
+    ),
+    Stage(
+        name="hierarchy",
+        label="Building hierarchy",
+        inputs=("embed", "clusters"),
+        components=("hierarchy",),
+        outputs=(artifacts.TREE,),
+        compute=hierarchy,
+        write=_write_models(artifacts.TREE),
+        read=_models(artifacts.TREE, Cluster),
+    ),
+    Stage(
+        name="map",
+        label="Laying out the map",
+        inputs=("embed",),
+        components=("projector",),
+        outputs=(artifacts.POINTS,),
+        compute=project,
+        write=lambda store, points: store.write_array(artifacts.POINTS, points),
+        read=lambda store: np.asarray(store.read_array(artifacts.POINTS)),
+    ),
+    Stage(
+        name="export",
+        label="Writing tables",
+        inputs=("embed", "hierarchy", "map"),
+        components=(),
+        outputs=(artifacts.MAP, artifacts.CONVERSATION_TABLE, artifacts.CLUSTER_TABLE),
+        compute=export,
+        write=_write_exports,
+        read=lambda store: Exported(store.read_models(artifacts.MAP, ProjectedCluster)),
+    ),
+)
+
+
+def stage_names(stages: Iterable[Stage] = STAGES) -> list[str]:
+    return [s.name for s in stages]
