@@ -122,8 +122,7 @@ def run(
         f"\n[bold]Mode:[/] {escape(result.mode)}   [bold]Conversations:[/] {len(result.summaries):,}   "
         f"[bold]Clusters:[/] {len(result.clusters)} ({len(result.roots)} at the top)"
     )
-    if result.reused:
-        out.print(f"[dim]Reused from the previous run: {', '.join(result.reused)}[/]")
+    out.print(_stages_table(result))
     if result.usage:
         out.print(_usage_table(result.usage))
     if result.failures:
@@ -133,6 +132,15 @@ def run(
         for failure in result.failures[:5]:
             err.print(f"  {escape(failure['id'])} {escape('[' + failure['stage'] + ']')}: {escape(failure['error'])}")
     out.print(f"Saved to [bold]{escape(str(result.path))}[/]  (see it again: kura tree {escape(str(result.path))})")
+
+
+def _stages_table(result: kura.RunResult) -> Table:
+    """What each stage did: items it computed, items it took from the cache or the last run."""
+    table = Table("stage", "items computed", "items reused", "seconds", "", title="Stages", title_justify="left")
+    for name, record in result.stages.items():
+        whole = "reused from the last run" if name in result.reused else ""
+        table.add_row(name, f"{record.computed:,}", f"{record.reused:,}", f"{record.seconds:.1f}", whole)
+    return table
 
 
 def _usage_table(usage: dict) -> Table:

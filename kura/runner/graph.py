@@ -186,7 +186,7 @@ async def hierarchy(run: Run, inputs: dict[str, Any], bar: StageBar) -> StageOut
     tree = await run.components["hierarchy"].build(level_input(base, vectors, summaries))
     ClusterTree(tree).validate([s.chat_id for s in summaries])  # a broken tree is a bug: never written
     bar.advance(len(tree) - len(base))
-    return StageOutput(tree, computed=len(tree) - len(base))
+    return StageOutput(tree, computed=len(tree))
 
 
 def level_input(base: list[Cluster], vectors: np.ndarray, summaries: list[ConversationSummary]) -> LevelInput:

@@ -99,7 +99,7 @@ class Runner:
         record = None if stage.always else self.store.reusable(stage.name, fp)
         if record is not None:
             value = stage.read(self.store)
-            record = record.model_copy(update={"computed": 0, "reused": stage.count(value)})
+            record = record.model_copy(update={"computed": 0, "reused": stage.count(value), "seconds": 0.0})
             return StageResult(value, _digest(record), reused=True, record=record)
         inputs = {name: self.results[name].value for name in stage.inputs}
         start = time.perf_counter()
