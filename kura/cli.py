@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -11,6 +12,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from kura.errors import KuraError
+
+if TYPE_CHECKING:
+    from kura.pipeline import RunResult
 
 app = typer.Typer(
     add_completion=False,
@@ -66,6 +70,11 @@ def run(
         None, "--base-url", help="Server URL for an OpenAI-compatible --llm/--embedder, e.g. http://127.0.0.1:8000/v1."
     ),
     concurrency: int = typer.Option(50, "--concurrency", help="Language-model requests in flight at once."),
+    keep_taxonomy: bool = typer.Option(
+        False,
+        "--keep-taxonomy",
+        help="Re-running into the same --out: keep its clusters (ids, names) and map, and place new conversations in them.",
+    ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Estimate tokens and cost for --llm without calling it, then stop."
     ),
@@ -114,6 +123,7 @@ def run(
         progress=not quiet,
         llm=llm_obj,
         concurrency=concurrency,
+        keep_taxonomy=keep_taxonomy,
     )
     for line in result.load_report.summary_lines():
         err.print(escape(line))
@@ -134,7 +144,7 @@ def run(
     out.print(f"Saved to [bold]{escape(str(result.path))}[/]  (see it again: kura tree {escape(str(result.path))})")
 
 
-def _stages_table(result: kura.RunResult) -> Table:
+def _stages_table(result: RunResult) -> Table:
     """What each stage did: items it computed, items it took from the cache or the last run."""
     table = Table("stage", "items computed", "items reused", "seconds", "", title="Stages", title_justify="left")
     for name, record in result.stages.items():

@@ -85,6 +85,7 @@ async def run_async(
     reporter: Reporter | None = None,
     llm: str | LLM | None = None,
     concurrency: int | None = None,
+    keep_taxonomy: bool = False,
 ) -> RunResult:
     """Run every stage into the run directory ``out`` and return the result.
 
@@ -94,6 +95,8 @@ async def run_async(
     or a ``kura.llm.LLM``) summaries, cluster names and the hierarchy come from that model, at
     most ``concurrency`` requests at a time; objects passed as ``summariser``, ``namer`` or
     ``hierarchy`` still win. ``embedder`` may also name an API model (``openai/text-embedding-3-small``).
+    With ``keep_taxonomy`` a re-run into the same ``out`` keeps the last run's clusters (ids and
+    names) and map, and places new conversations in them instead of clustering again.
     """
     if clusters_per_group < 1:
         raise ConfigError(f"clusters_per_group={clusters_per_group} should be >= 1")
@@ -133,7 +136,7 @@ async def run_async(
         hierarchy=hierarchy,
         projector=projector_obj,
     )
-    context = Run(inputs, store, components, format, strict, columns, list(extractors))
+    context = Run(inputs, store, components, format, strict, columns, list(extractors), keep_taxonomy=keep_taxonomy)
     runner = Runner(store, components, reporter, context)
     try:
         try:
@@ -163,7 +166,8 @@ async def run_async(
                 base_clusters=len(results["clusters"].value),
                 clusters=len(tree),
                 top_clusters=sum(1 for c in tree if c.parent_id is None),
-            ),
+            )
+            | ({"taxonomy_kept": context.taxonomy} if context.taxonomy else {}),
             seconds=dict(reporter.seconds),
             reused=reused,
             usage=usage,

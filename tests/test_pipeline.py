@@ -201,4 +201,6 @@ def test_a_repeated_id_among_objects_is_recorded_and_the_first_kept(tmp_path):
     result = kura.run(convs, tmp_path / "run", embedder="hashing", projector="pca")
     assert [s.chat_id for s in result.summaries] == ["a", "b", "c", "d", "e"]
     assert result.summaries[0].summary == "question about topic 0"
-    assert [f.model_dump() for f in result.failures] == [{"id": "a", "stage": "load", "error": "duplicate chat_id: kept the first"}]
+    assert [f.model_dump() for f in result.failures] == [
+        {"id": "a", "stage": "load", "error": "duplicate chat_id: kept the first"}
+    ]

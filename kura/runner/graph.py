@@ -51,6 +51,10 @@ class Run:
     columns: dict[str, str] | None = None
     extractors: Sequence[Extractor] = ()
     report: LoadReport = field(default_factory=LoadReport)
+    #: Assign new conversations to the clusters of the last run instead of clustering again.
+    keep_taxonomy: bool = False
+    #: What keeping the taxonomy did: conversations assigned, and how many fell below the threshold.
+    taxonomy: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -172,6 +176,11 @@ def _read_embedded(store: RunStore) -> Embedded:
 # -- base clusters ----------------------------------------------------------------------------
 async def cluster(run: Run, inputs: dict[str, Any], bar: StageBar) -> StageOutput:
     summaries, vectors = inputs["embed"].placed()
+    if run.keep_taxonomy and run.store.exists(artifacts.CLUSTERS):
+        previous = run.store.read_models(artifacts.CLUSTERS, Cluster)
+        kept = assign_to_taxonomy(previous, summaries, vectors, run.taxonomy)
+        bar.advance(run.taxonomy["assigned"])
+        return StageOutput(kept, computed=run.taxonomy["assigned"], reused=len(summaries) - run.taxonomy["assigned"])
     labels = run.components["clusterer"].fit_predict(vectors)
     groups = groups_from_labels(labels, vectors, [s.chat_id for s in summaries], [s.summary for s in summaries])
     base = await name_base_clusters(groups, run.components["namer"])
@@ -179,14 +188,64 @@ async def cluster(run: Run, inputs: dict[str, Any], bar: StageBar) -> StageOutpu
     return StageOutput(base, computed=len(base))
 
 
+def assign_to_taxonomy(
+    previous: list[Cluster], summaries: list[ConversationSummary], vectors: np.ndarray, report: dict[str, Any]
+) -> list[Cluster]:
+    """The last run's base clusters (ids and names unchanged), each new conversation added to the
+    one whose centroid is nearest. Conversations gone from the input leave their clusters.
+
+    The similarity threshold is calibrated on the run's own data: the 5th percentile of the
+    existing members' cosine to their own centroid. A new conversation below it is still
+    assigned (every conversation sits in the tree) but counted as possibly new.
+    """
+    row_of = {s.chat_id: i for i, s in enumerate(summaries)}
+    kept = [c.model_copy(update={"chat_ids": [i for i in c.chat_ids if i in row_of]}) for c in previous]
+    kept = [c for c in kept if c.chat_ids]
+    known = {i for c in kept for i in c.chat_ids}
+    new_rows = np.array([row_of[s.chat_id] for s in summaries if s.chat_id not in known], dtype=np.int64)
+    if not kept:
+        raise KuraError("--keep-taxonomy found no cluster of the last run among these conversations: run without it")
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    centroids = np.vstack([unit[[row_of[i] for i in c.chat_ids]].mean(axis=0) for c in kept])
+    centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+    own = np.concatenate([unit[[row_of[i] for i in c.chat_ids]] @ centroids[k] for k, c in enumerate(kept)])
+    threshold = float(np.percentile(own, 5))
+    below = 0
+    if len(new_rows):
+        similarity = unit[new_rows] @ centroids.T
+        best = similarity.argmax(axis=1)
+        below = int((similarity[np.arange(len(new_rows)), best] < threshold).sum())
+        for row, k in zip(new_rows, best):
+            kept[int(k)].chat_ids.append(summaries[int(row)].chat_id)
+    report.update(assigned=len(new_rows), below_threshold=below, threshold=round(threshold, 4))
+    return kept
+
+
 # -- hierarchy --------------------------------------------------------------------------------
 async def hierarchy(run: Run, inputs: dict[str, Any], bar: StageBar) -> StageOutput:
     summaries, vectors = inputs["embed"].placed()
     base: list[Cluster] = inputs["clusters"]
-    tree = await run.components["hierarchy"].build(level_input(base, vectors, summaries))
+    if run.keep_taxonomy and run.store.exists(artifacts.TREE):
+        tree = extend_tree(run.store.read_models(artifacts.TREE, Cluster), base)
+    else:
+        tree = await run.components["hierarchy"].build(level_input(base, vectors, summaries))
     ClusterTree(tree).validate([s.chat_id for s in summaries])  # a broken tree is a bug: never written
     bar.advance(len(tree) - len(base))
     return StageOutput(tree, computed=len(tree))
+
+
+def extend_tree(previous: list[Cluster], base: list[Cluster]) -> list[Cluster]:
+    """The last run's tree over the kept base clusters: every parent holds its children's members."""
+    old = ClusterTree(previous)
+    members = {c.id: list(c.chat_ids) for c in base}
+    parent_of = {c.id: c.parent_id for c in previous}
+    out = {c.id: c.model_copy(update={"parent_id": parent_of.get(c.id)}) for c in base}
+    for leaf in base:
+        for ancestor in old.path(leaf.id)[:-1] if leaf.id in old else []:
+            if ancestor.id not in out:
+                out[ancestor.id] = ancestor.model_copy(update={"chat_ids": []})
+            out[ancestor.id].chat_ids.extend(members[leaf.id])
+    return [c for c in out.values() if c.chat_ids]
 
 
 def level_input(base: list[Cluster], vectors: np.ndarray, summaries: list[ConversationSummary]) -> LevelInput:
@@ -205,10 +264,35 @@ def level_input(base: list[Cluster], vectors: np.ndarray, summaries: list[Conver
 
 # -- map --------------------------------------------------------------------------------------
 async def project(run: Run, inputs: dict[str, Any], bar: StageBar) -> StageOutput:
-    _, vectors = inputs["embed"].placed()
-    points = np.asarray(run.components["projector"].fit_transform(vectors), dtype=np.float32)
+    summaries, vectors = inputs["embed"].placed()
+    if run.keep_taxonomy and run.store.exists(artifacts.CONVERSATION_TABLE):
+        points = place_beside_neighbours(run.store, summaries, vectors)
+    else:
+        points = np.asarray(run.components["projector"].fit_transform(vectors), dtype=np.float32)
     bar.advance(len(points))
     return StageOutput(points, computed=len(points))
+
+
+def place_beside_neighbours(
+    store: RunStore, summaries: list[ConversationSummary], vectors: np.ndarray, k: int = 10
+) -> np.ndarray:
+    """The last map, kept: known conversations stay where they were, each new one goes to the
+    mean position of its ``k`` nearest known conversations (by their vectors)."""
+    import pyarrow.parquet as pq
+    from sklearn.neighbors import NearestNeighbors
+
+    table = pq.read_table(store.file(artifacts.CONVERSATION_TABLE), columns=["chat_id", "x", "y"]).to_pydict()
+    where = {c: (x, y) for c, x, y in zip(table["chat_id"], table["x"], table["y"])}
+    points = np.zeros((len(summaries), 2), dtype=np.float32)
+    known = np.array([s.chat_id in where for s in summaries])
+    for i in np.flatnonzero(known):
+        points[i] = where[summaries[i].chat_id]
+    new = np.flatnonzero(~known)
+    if len(new) and known.any():
+        index = NearestNeighbors(n_neighbors=min(k, int(known.sum()))).fit(vectors[known])
+        neighbours = index.kneighbors(vectors[new], return_distance=False)
+        points[new] = points[np.flatnonzero(known)][neighbours].mean(axis=1)
+    return points
 
 
 # -- exports ----------------------------------------------------------------------------------
@@ -232,6 +316,10 @@ def _models(artifact: artifacts.Artifact, model: type) -> Any:
 
 def _write_models(artifact: artifacts.Artifact) -> Any:
     return lambda store, models: store.write_models(artifact, models)
+
+
+def _keeps_taxonomy(run: Run | None) -> dict[str, bool]:
+    return {"keep_taxonomy": bool(run and run.keep_taxonomy)}
 
 
 STAGES: tuple[Stage, ...] = (
@@ -267,6 +355,7 @@ STAGES: tuple[Stage, ...] = (
         compute=cluster,
         write=_write_models(artifacts.CLUSTERS),
         read=_models(artifacts.CLUSTERS, Cluster),
+        settings=_keeps_taxonomy,
     ),
     Stage(
         name="hierarchy",
@@ -277,6 +366,7 @@ STAGES: tuple[Stage, ...] = (
         compute=hierarchy,
         write=_write_models(artifacts.TREE),
         read=_models(artifacts.TREE, Cluster),
+        settings=_keeps_taxonomy,
     ),
     Stage(
         name="map",
@@ -287,6 +377,7 @@ STAGES: tuple[Stage, ...] = (
         compute=project,
         write=lambda store, points: store.write_array(artifacts.POINTS, points),
         read=lambda store: np.asarray(store.read_array(artifacts.POINTS)),
+        settings=_keeps_taxonomy,
     ),
     Stage(
         name="export",
