@@ -234,7 +234,7 @@ def tree(
     descriptions: bool = typer.Option(False, help="Show each cluster's description."),
 ) -> None:
     """Print the cluster tree of a finished run again."""
-    from kura.store import RunStore, is_run_dir
+    from kura.store import RunStore, artifacts, is_run_dir
     from kura.types import Cluster
     from kura.visualization import render_tree, rich_tree, tree_json
 
@@ -243,11 +243,11 @@ def tree(
             f"{run_dir}: not a Kura run directory (no run.json): run `kura run INPUT --out {run_dir}` first"
         )
     store = RunStore(run_dir)
-    if not store.exists("meta_clusters.jsonl"):
+    if not store.exists(artifacts.TREE):
         raise KuraError(
             f"{run_dir}: the run has no hierarchy yet (meta_clusters.jsonl): run `kura run` again to finish it"
         )
-    clusters = store.read_models("meta_clusters.jsonl", Cluster)
+    clusters = store.read_models(artifacts.TREE, Cluster)
     if style == "rich":
         out.print(rich_tree(clusters, max_depth=depth, descriptions=descriptions))
     elif style in ("basic", "enhanced"):

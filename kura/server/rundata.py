@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from kura.errors import InputError
 from kura.server.fields import Field, b64, code_array, encode_date, facet_fields, metadata_fields
 from kura.server.search import TextIndex, parse_query
+from kura.store import artifacts
 
 #: The columns of a row the page shows in lists and the conversation view.
 ROW_FIELDS = (
@@ -37,7 +38,9 @@ ROW_FIELDS = (
     "assistant_errors",
     "cluster_id",
 )
-REQUIRED = ("run.json", "conversations.parquet", "clusters.parquet", "conversations.jsonl")
+REQUIRED = tuple(
+    a.file for a in (artifacts.SIDECAR, artifacts.CONVERSATION_TABLE, artifacts.CLUSTER_TABLE, artifacts.CONVERSATIONS)
+)
 
 _ID_PREFIX = b'{"chat_id":"'
 
@@ -82,11 +85,11 @@ class RunData:
                 f"the run is not finished ({', '.join(missing)} missing): run `kura run` on it again", path=str(path)
             )
         run = cls(name, path)
-        run.meta = json.loads((path / "run.json").read_text(encoding="utf-8"))
-        run.table = pq.read_table(path / "conversations.parquet")
+        run.meta = json.loads((path / artifacts.SIDECAR.file).read_text(encoding="utf-8"))
+        run.table = pq.read_table(path / artifacts.CONVERSATION_TABLE.file)
         run.chat_ids = run.table.column("chat_id").to_pylist()
         run.row_of = {chat_id: i for i, chat_id in enumerate(run.chat_ids)}
-        run.clusters = pq.read_table(path / "clusters.parquet").to_pydict()
+        run.clusters = pq.read_table(path / artifacts.CLUSTER_TABLE.file).to_pydict()
         run.cluster_index = {cid: i for i, cid in enumerate(run.clusters["id"])}
         index = pc.index_in(run.table.column("cluster_id"), value_set=pa.array(run.clusters["id"], pa.string()))
         run.base = index.combine_chunks().fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -109,7 +112,7 @@ class RunData:
         self.offsets = {}
         self.created_at = {}
         position = 0
-        with open(self.path / "conversations.jsonl", "rb") as f:
+        with open(self.path / artifacts.CONVERSATIONS.file, "rb") as f:
             carry = b""
             while True:
                 chunk = f.read(1 << 24)
@@ -150,7 +153,7 @@ class RunData:
         where = self.offsets.get(chat_id)
         if where is None:
             return None
-        with open(self.path / "conversations.jsonl", "rb") as f:
+        with open(self.path / artifacts.CONVERSATIONS.file, "rb") as f:
             f.seek(where[0])
             record = json.loads(f.read(where[1]))
         row = self.row_of.get(chat_id)
@@ -160,7 +163,7 @@ class RunData:
         return record
 
     def iter_conversations(self) -> Iterator[dict[str, Any]]:
-        with open(self.path / "conversations.jsonl", "rb") as f:
+        with open(self.path / artifacts.CONVERSATIONS.file, "rb") as f:
             for line in f:
                 if line.strip():
                     yield json.loads(line)

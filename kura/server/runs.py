@@ -14,6 +14,7 @@ from typing import Any
 
 from kura.errors import InputError, KuraError
 from kura.server.rundata import RunData, missing_files
+from kura.store import artifacts
 from kura.store.run import SIDECAR, is_run_dir
 
 #: Runs kept in memory; opening another evicts the least recently used.
@@ -133,7 +134,7 @@ class RunRegistry:
     def _stamp(path: Path) -> tuple:
         """Changes whenever a re-run rewrites the run, so the cache never serves stale data."""
         stats: list[tuple[int, int] | None] = []
-        for name in (SIDECAR, "conversations.parquet", "clusters.parquet"):
+        for name in (SIDECAR, artifacts.CONVERSATION_TABLE.file, artifacts.CLUSTER_TABLE.file):
             try:
                 stat = (path / name).stat()
                 stats.append((stat.st_mtime_ns, stat.st_size))
