@@ -146,9 +146,9 @@ def run(
 
 def _stages_table(result: RunResult) -> Table:
     """What each stage did: items it computed, items it took from the cache or the last run."""
-    table = Table("stage", "items computed", "items reused", "seconds", "", title="Stages", title_justify="left")
+    table = Table("stage", "items computed", "items reused", "seconds", "stage", title="Stages", title_justify="left")
     for name, record in result.stages.items():
-        whole = "reused from the last run" if name in result.reused else ""
+        whole = "reused" if name in result.reused else "ran" if record.complete else "ran, with failures"
         table.add_row(name, f"{record.computed:,}", f"{record.reused:,}", f"{record.seconds:.1f}", whole)
     return table
 
