@@ -132,7 +132,7 @@ def run(
         f"\n[bold]Mode:[/] {escape(result.mode)}   [bold]Conversations:[/] {len(result.summaries):,}   "
         f"[bold]Clusters:[/] {len(result.clusters)} ({len(result.roots)} at the top)"
     )
-    out.print(_stages_table(result))
+    err.print(_stages_table(result))  # timings vary: diagnostics go to stderr, the result to stdout
     if result.usage:
         out.print(_usage_table(result.usage))
     if result.failures:
