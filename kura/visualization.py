@@ -14,57 +14,37 @@ from rich.console import Console
 from rich.text import Text
 from rich.tree import Tree
 
-from kura.types import Cluster, ClusterTreeNode
+from kura.types import Cluster
+from kura.types.tree import ClusterTree
 
 Style = Literal["basic", "enhanced", "rich"]
-
-
-def build_cluster_tree(clusters: Sequence[Cluster]) -> dict[str, ClusterTreeNode]:
-    """Nodes by id, children sorted largest first."""
-    nodes = {
-        c.id: ClusterTreeNode(
-            id=c.id, name=c.name, description=c.description, slug=c.slug, count=len(c.chat_ids), children=[]
-        )
-        for c in clusters
-    }
-    for c in clusters:
-        if c.parent_id and c.parent_id in nodes:
-            nodes[c.parent_id].children.append(c.id)
-    for node in nodes.values():
-        node.children.sort(key=lambda i: (-nodes[i].count, nodes[i].name))
-    return nodes
-
-
-def roots_of(clusters: Sequence[Cluster], nodes: dict[str, ClusterTreeNode]) -> list[ClusterTreeNode]:
-    ids = {c.id for c in clusters}
-    roots = [nodes[c.id] for c in clusters if not c.parent_id or c.parent_id not in ids]
-    return sorted(roots, key=lambda n: (-n.count, n.name))
 
 
 def render_tree(
     clusters: Sequence[Cluster], *, style: Literal["basic", "enhanced"] = "basic", max_depth: int | None = None
 ) -> str:
     """The tree as plain text: ``basic`` is Kura 0.5's, ``enhanced`` adds shares and bars."""
-    nodes = build_cluster_tree(clusters)
-    roots = roots_of(clusters, nodes)
-    total = sum(r.count for r in roots) or 1
+    tree = ClusterTree(clusters)
+    total = sum(len(r.chat_ids) for r in tree.roots) or 1
     lines = [f"Clusters ({total:,} conversations)"]
 
-    def walk(node: ClusterTreeNode, prefix: str, last: bool, depth: int) -> None:
-        share = node.count / total
-        label = f"{node.name} ({node.count:,} conversations)"
+    def walk(node: Cluster, prefix: str, last: bool, depth: int) -> None:
+        count = len(node.chat_ids)
+        share = count / total
+        label = f"{node.name} ({count:,} conversations)"
         if style == "enhanced":
             bar = "█" * max(1, round(share * 20))
-            label = f"{node.name}  {node.count:,} ({share:.1%}) {bar}"
+            label = f"{node.name}  {count:,} ({share:.1%}) {bar}"
         lines.append(prefix + ("╚══ " if last else "╠══ ") + label)
         if max_depth is not None and depth >= max_depth:
             return
         child_prefix = prefix + ("    " if last else "║   ")
-        for i, child in enumerate(node.children):
-            walk(nodes[child], child_prefix, i == len(node.children) - 1, depth + 1)
+        children = tree.children(node.id)
+        for i, child in enumerate(children):
+            walk(child, child_prefix, i == len(children) - 1, depth + 1)
 
-    for i, root in enumerate(roots):
-        walk(root, "", i == len(roots) - 1, 1)
+    for i, root in enumerate(tree.roots):
+        walk(root, "", i == len(tree.roots) - 1, 1)
     return "\n".join(lines)
 
 
@@ -72,26 +52,25 @@ def rich_tree(
     clusters: Sequence[Cluster], *, max_depth: int | None = None, title: str | None = None, descriptions: bool = False
 ) -> Tree:
     """A rich ``Tree`` with counts and shares, colour by level."""
-    nodes = build_cluster_tree(clusters)
-    roots = roots_of(clusters, nodes)
-    total = sum(r.count for r in roots) or 1
+    tree = ClusterTree(clusters)
+    total = sum(len(r.chat_ids) for r in tree.roots) or 1
     colours = ["bold bright_cyan", "bright_green", "bright_yellow", "bright_magenta", "bright_blue"]
-    tree = Tree(Text(title or f"All conversations ({total:,})", style="bold"))
+    view = Tree(Text(title or f"All conversations ({total:,})", style="bold"))
 
-    def add(parent: Tree, node: ClusterTreeNode, depth: int) -> None:
+    def add(parent: Tree, node: Cluster, depth: int) -> None:
         label = Text(node.name, style=colours[min(depth - 1, len(colours) - 1)])
-        label.append(f"  {node.count:,}", style="bold")
-        label.append(f" ({node.count / total:.1%})", style="dim")
+        label.append(f"  {len(node.chat_ids):,}", style="bold")
+        label.append(f" ({len(node.chat_ids) / total:.1%})", style="dim")
         if descriptions and node.description:
             label.append("\n" + node.description, style="dim italic")
         branch = parent.add(label)
         if max_depth is None or depth < max_depth:
-            for child in node.children:
-                add(branch, nodes[child], depth + 1)
+            for child in tree.children(node.id):
+                add(branch, child, depth + 1)
 
-    for root in roots:
-        add(tree, root, 1)
-    return tree
+    for root in tree.roots:
+        add(view, root, 1)
+    return view
 
 
 def _load_clusters_from_checkpoint(checkpoint_path: str | Path) -> list[Cluster]:
@@ -161,14 +140,14 @@ def visualise_from_checkpoint_manager(
 
 def tree_json(clusters: Sequence[Cluster]) -> str:
     """The tree as nested JSON (for scripts)."""
-    nodes = build_cluster_tree(clusters)
+    tree = ClusterTree(clusters)
 
-    def dump(node: ClusterTreeNode) -> dict:
+    def dump(node: Cluster) -> dict:
         return {
             "id": node.id,
             "name": node.name,
-            "count": node.count,
-            "children": [dump(nodes[c]) for c in node.children],
+            "count": len(node.chat_ids),
+            "children": [dump(c) for c in tree.children(node.id)],
         }
 
-    return json.dumps([dump(r) for r in roots_of(clusters, nodes)], indent=2, ensure_ascii=False)
+    return json.dumps([dump(r) for r in tree.roots], indent=2, ensure_ascii=False)
