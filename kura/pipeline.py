@@ -16,6 +16,7 @@ from kura.errors import ConfigError
 from kura.io import LoadReport
 from kura.progress import Reporter
 from kura.runner.graph import STAGES, Embedded, Inputs, Run
+from kura.runner.params import label
 from kura.runner.runner import Runner
 from kura.stages.cluster import Clusterer, get_clusterer
 from kura.stages.hierarchy import EmbeddingHierarchy, HierarchyBuilder
@@ -146,7 +147,7 @@ async def run_async(
             for damaged in store.cache.set_aside:
                 reporter.note(f"the item cache was damaged: set aside as {damaged.name} and rebuilt")
         embedded: Embedded = results["embed"].value
-        summaries, _ = embedded.placed()
+        summaries, _ = embedded.placed
         tree: list[Cluster] = results["hierarchy"].value
         projected: list[ProjectedCluster] = results["export"].value.clusters
         reused = [name for name, r in results.items() if r.reused]
@@ -155,7 +156,7 @@ async def run_async(
             created_at=store.meta.created_at,
             kura_version=_version(),
             mode=mode,
-            settings={name: _label(c) for name, c in components.items()}
+            settings={name: label(c) for name, c in components.items()}
             | dict(clusters_per_group=clusters_per_group, top_clusters=top_clusters, levels=levels, seed=seed),
             inputs=context.report.as_dicts(),
             counts=dict(
@@ -191,10 +192,6 @@ async def run_async(
             model.use_cache(None)
             await model.aclose()
         store.close()
-
-
-def _label(component: object) -> str:
-    return str(getattr(component, "name", type(component).__name__))
 
 
 def _mode(summariser: Summariser, namer: ClusterNamer, hierarchy: HierarchyBuilder) -> str:

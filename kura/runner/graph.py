@@ -12,8 +12,9 @@ loading options (only ``summarise`` reads them) and the components.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from kura.stages.embed import embed_texts
 from kura.stages.hierarchy import LevelInput
 from kura.stages.project import place_clusters
 from kura.stages.summarise import Extractor, summarise_stream
+from kura.stages.ward import unit
 from kura.store import artifacts
 from kura.store.export import write_parquet_exports
 from kura.store.meta import Failure
@@ -68,7 +70,9 @@ class Embedded:
     def __len__(self) -> int:
         return len(self.summaries)
 
+    @cached_property
     def placed(self) -> tuple[list[ConversationSummary], np.ndarray]:
+        """The summaries that have a vector, and their vectors (worked out once, read by every later stage)."""
         ok = np.isfinite(self.vectors).all(axis=1) if len(self.vectors) else np.zeros(0, dtype=bool)
         if ok.all():
             return self.summaries, np.asarray(self.vectors)
@@ -175,7 +179,7 @@ def _read_embedded(store: RunStore) -> Embedded:
 
 # -- base clusters ----------------------------------------------------------------------------
 async def cluster(run: Run, inputs: dict[str, Any], bar: StageBar) -> StageOutput:
-    summaries, vectors = inputs["embed"].placed()
+    summaries, vectors = inputs["embed"].placed
     if run.keep_taxonomy and run.store.exists(artifacts.CLUSTERS):
         previous = run.store.read_models(artifacts.CLUSTERS, Cluster)
         kept = assign_to_taxonomy(previous, summaries, vectors, run.taxonomy)
@@ -205,14 +209,13 @@ def assign_to_taxonomy(
     new_rows = np.array([row_of[s.chat_id] for s in summaries if s.chat_id not in known], dtype=np.int64)
     if not kept:
         raise KuraError("--keep-taxonomy found no cluster of the last run among these conversations: run without it")
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    centroids = np.vstack([unit[[row_of[i] for i in c.chat_ids]].mean(axis=0) for c in kept])
-    centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
-    own = np.concatenate([unit[[row_of[i] for i in c.chat_ids]] @ centroids[k] for k, c in enumerate(kept)])
+    rows = unit(vectors)
+    centroids = unit(np.vstack([rows[[row_of[i] for i in c.chat_ids]].mean(axis=0) for c in kept]))
+    own = np.concatenate([rows[[row_of[i] for i in c.chat_ids]] @ centroids[k] for k, c in enumerate(kept)])
     threshold = float(np.percentile(own, 5))
     below = 0
     if len(new_rows):
-        similarity = unit[new_rows] @ centroids.T
+        similarity = rows[new_rows] @ centroids.T
         best = similarity.argmax(axis=1)
         below = int((similarity[np.arange(len(new_rows)), best] < threshold).sum())
         for row, k in zip(new_rows, best):
@@ -223,7 +226,7 @@ def assign_to_taxonomy(
 
 # -- hierarchy --------------------------------------------------------------------------------
 async def hierarchy(run: Run, inputs: dict[str, Any], bar: StageBar) -> StageOutput:
-    summaries, vectors = inputs["embed"].placed()
+    summaries, vectors = inputs["embed"].placed
     base: list[Cluster] = inputs["clusters"]
     if run.keep_taxonomy and run.store.exists(artifacts.TREE):
         tree = extend_tree(run.store.read_models(artifacts.TREE, Cluster), base)
@@ -237,14 +240,13 @@ async def hierarchy(run: Run, inputs: dict[str, Any], bar: StageBar) -> StageOut
 def extend_tree(previous: list[Cluster], base: list[Cluster]) -> list[Cluster]:
     """The last run's tree over the kept base clusters: every parent holds its children's members."""
     old = ClusterTree(previous)
-    members = {c.id: list(c.chat_ids) for c in base}
     parent_of = {c.id: c.parent_id for c in previous}
     out = {c.id: c.model_copy(update={"parent_id": parent_of.get(c.id)}) for c in base}
     for leaf in base:
         for ancestor in old.path(leaf.id)[:-1] if leaf.id in old else []:
             if ancestor.id not in out:
                 out[ancestor.id] = ancestor.model_copy(update={"chat_ids": []})
-            out[ancestor.id].chat_ids.extend(members[leaf.id])
+            out[ancestor.id].chat_ids.extend(leaf.chat_ids)
     return [c for c in out.values() if c.chat_ids]
 
 
@@ -264,7 +266,7 @@ def level_input(base: list[Cluster], vectors: np.ndarray, summaries: list[Conver
 
 # -- map --------------------------------------------------------------------------------------
 async def project(run: Run, inputs: dict[str, Any], bar: StageBar) -> StageOutput:
-    summaries, vectors = inputs["embed"].placed()
+    summaries, vectors = inputs["embed"].placed
     if run.keep_taxonomy and run.store.exists(artifacts.CONVERSATION_TABLE):
         points = place_beside_neighbours(run.store, summaries, vectors)
     else:
@@ -297,7 +299,7 @@ def place_beside_neighbours(
 
 # -- exports ----------------------------------------------------------------------------------
 async def export(run: Run, inputs: dict[str, Any], bar: StageBar) -> StageOutput:
-    summaries, _ = inputs["embed"].placed()
+    summaries, _ = inputs["embed"].placed
     tree = ClusterTree(inputs["hierarchy"])
     points = np.asarray(inputs["map"])
     placed = place_clusters(tree, points, {s.chat_id: i for i, s in enumerate(summaries)})
@@ -390,7 +392,3 @@ STAGES: tuple[Stage, ...] = (
         read=lambda store: Exported(store.read_models(artifacts.MAP, ProjectedCluster)),
     ),
 )
-
-
-def stage_names(stages: Iterable[Stage] = STAGES) -> list[str]:
-    return [s.name for s in stages]

@@ -98,10 +98,21 @@ def _canonical(value: Any) -> Any:
         return _qualname(value)
     if hasattr(value, "fingerprint_parts"):  # objects outside the Component family (an LLM client)
         return _canonical(value.fingerprint_parts())
+    if hasattr(value, "name") or hasattr(value, "slug"):  # a Kura 0.5 model: what it calls itself
+        return {"class": _qualname(type(value)), "name": label(value)}
     raise TypeError(
         f"cannot fingerprint a setting of type {type(value).__name__}: make it a Component, "
         "give it fingerprint_parts(), or list it in not_fingerprinted"
     )
+
+
+def label(component: object) -> str:
+    """What a component calls itself: its ``name``, else Kura 0.5's ``slug()``, else its class."""
+    name = getattr(component, "name", None)
+    if isinstance(name, str):
+        return name
+    slug = getattr(component, "slug", None)
+    return str(slug() if callable(slug) else type(component).__qualname__)
 
 
 def _qualname(obj: Any) -> str:

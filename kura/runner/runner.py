@@ -17,7 +17,7 @@ from typing import Any
 
 from kura.progress import Reporter, StageBar
 from kura.runner.failures import collecting
-from kura.runner.params import Component, fingerprint
+from kura.runner.params import Component, fingerprint, label
 from kura.store.artifacts import Artifact
 from kura.store.cache import content_key
 from kura.store.meta import Failure, StageRecord
@@ -81,9 +81,7 @@ class Runner:
 
     def fingerprint(self, stage: Stage) -> str:
         parts = [stage.name]
-        for name in stage.components:
-            component = self.components[name]
-            parts.append(fingerprint(component) if isinstance(component, Component) else _legacy_name(component))
+        parts.extend(fingerprint(self.components[name]) for name in stage.components)
         parts.extend(self.results[i].digest for i in stage.inputs)
         if stage.settings is not None:
             parts.append(stage.settings(self.context))
@@ -125,14 +123,5 @@ def _digest(record: StageRecord) -> str:
     return content_key(sorted((name, d.sha256) for name, d in record.files.items()))
 
 
-def _legacy_name(component: object) -> str:
-    """A component from outside the Component family (a Kura 0.5 model): its own name or slug."""
-    name = getattr(component, "name", None)
-    if isinstance(name, str):
-        return name
-    slug = getattr(component, "slug", None)
-    return str(slug() if callable(slug) else type(component).__qualname__)
-
-
 def _describe(component: object) -> str:
-    return component.describe() if isinstance(component, Component) else _legacy_name(component)
+    return component.describe() if isinstance(component, Component) else label(component)

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from kura.embedders.base import embedder_name, encode_each
+from kura.embedders.base import encode_each
 from kura.errors import StageError
-from kura.runner.params import Component, fingerprint
+from kura.runner.params import fingerprint
 from kura.store.cache import ItemCache, content_key
 
 CACHE_NAMESPACE = "vector"
@@ -31,7 +31,7 @@ def embed_texts(
     its position goes there with the reason and the rows are those of the other texts, in
     order; without it, the first such failure raises ``StageError``.
     """
-    name = fingerprint(embedder) if isinstance(embedder, Component) else embedder_name(embedder)
+    name = fingerprint(embedder)
     keys = [content_key(name, t) for t in texts]
     unique = dict(zip(keys, texts))
     copies = Counter(keys)  # progress counts texts, not unique texts
