@@ -3,7 +3,7 @@
 ``content`` is a string or a list of parts (``{"type": "text", "text"}``; images and audio become
 ``[image]``/``[audio]``). An assistant turn that only calls tools (``tool_calls``, content null)
 becomes ``[tool call: name]`` plus its arguments; ``tool``/``function`` answers keep the ``tool``
-role. The uniform JSONL of ``shared/data`` (``{"id", "messages", "label"}``) is this format; every
+role. The uniform JSONL of Kura's test data (``tests/data``) (``{"id", "messages", "label"}``) is this format; every
 other top-level field (``label``...) goes to metadata.
 """
 

@@ -1,4 +1,4 @@
-"""OpenAI-style messages: the uniform JSONL of shared/data, content parts, tool calls, roles."""
+"""OpenAI-style messages: the uniform JSONL of the test data, content parts, tool calls, roles."""
 
 from __future__ import annotations
 
