@@ -24,6 +24,7 @@ from kura.errors import InputError
 from kura.server.fields import Field, b64, code_array, encode_date, facet_fields, metadata_fields
 from kura.server.search import TextIndex, parse_query
 from kura.store import artifacts
+from kura.store.conversation_index import index_conversations
 
 #: The columns of a row the page shows in lists and the conversation view.
 ROW_FIELDS = (
@@ -41,8 +42,6 @@ ROW_FIELDS = (
 REQUIRED = tuple(
     a.file for a in (artifacts.SIDECAR, artifacts.CONVERSATION_TABLE, artifacts.CLUSTER_TABLE, artifacts.CONVERSATIONS)
 )
-
-_ID_PREFIX = b'{"chat_id":"'
 
 
 def missing_files(path: Path) -> list[str]:
@@ -103,50 +102,9 @@ class RunData:
 
     # -- conversations.jsonl ---------------------------------------------------------------------
     def _index_conversations(self) -> None:
-        """Byte offset and creation time of each conversation, by chat id.
-
-        Lines are pydantic dumps starting ``{"chat_id":"...","created_at":null|"..."``, so both
-        are cut out of the bytes without parsing the messages (a line that differs, e.g. an id
-        with escapes, is parsed in full). Newlines are found with numpy, a block at a time.
-        """
-        self.offsets = {}
-        self.created_at = {}
-        position = 0
-        with open(self.path / artifacts.CONVERSATIONS.file, "rb") as f:
-            carry = b""
-            while True:
-                chunk = f.read(1 << 24)
-                block = carry + chunk
-                cut = block.rfind(b"\n") + 1 if chunk else len(block)
-                block, carry = block[:cut], block[cut:]
-                self._index_block(block, position)
-                position += len(block)
-                if not chunk:
-                    return
-
-    def _index_block(self, block: bytes, position: int) -> None:
-        newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
-        starts = [0, *(newlines + 1).tolist()]
-        ends = [*(newlines + 1).tolist(), len(block)]
-        skip = len(_ID_PREFIX)
-        for start, end in zip(starts, ends):
-            if end - start < 3:
-                continue
-            quote = block.find(b'"', start + skip, end)
-            created: str | None = None
-            if block.startswith(_ID_PREFIX, start) and quote > 0 and block.find(b"\\", start + skip, quote) < 0:
-                chat_id = block[start + skip : quote].decode()
-                if block.startswith(b',"created_at":"', quote + 1):
-                    close = block.find(b'"', quote + 16, end)
-                    created = block[quote + 16 : close].decode()
-                elif not block.startswith(b',"created_at":null', quote + 1):
-                    chat_id, created = _parse_head(block[start:end])
-            elif block[start:end].strip():
-                chat_id, created = _parse_head(block[start:end])
-            else:
-                continue
-            self.offsets[chat_id] = (position + start, end - start)
-            self.created_at[chat_id] = created
+        """Byte offset and creation time of each conversation, by chat id (one scan)."""
+        index = index_conversations(self.path / artifacts.CONVERSATIONS.file)
+        self.offsets, self.created_at = index.offsets, index.created_at
 
     def conversation(self, chat_id: str) -> dict[str, Any] | None:
         """The conversation as loaded, with its summary row and cluster path; None if unknown."""
@@ -281,8 +239,3 @@ class RunData:
                 }
                 self._columns = json.dumps(payload, separators=(",", ":")).encode()
             return self._columns
-
-
-def _parse_head(line: bytes) -> tuple[str, str | None]:
-    record = json.loads(line)
-    return record["chat_id"], record.get("created_at")

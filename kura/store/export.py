@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from kura.errors import InputError
-from kura.store.artifacts import CLUSTER_TABLE, CONVERSATION_TABLE
+from kura.store.artifacts import CLUSTER_TABLE, CONVERSATION_TABLE, CONVERSATIONS
+from kura.store.conversation_index import index_conversations
 from kura.store.run import RunStore, is_run_dir
 from kura.types import ConversationSummary, ProjectedCluster
 from kura.types.tree import ClusterTree
@@ -25,6 +27,8 @@ def write_parquet_exports(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    created = index_conversations(store.path / CONVERSATIONS.file).created_at if store.exists(CONVERSATIONS) else {}
+
     tree = ClusterTree(clusters)
     base_of = tree.base_of()
     paths = {cid: [c.id for c in tree.path(cid)] for cid in set(base_of.values())}
@@ -32,6 +36,7 @@ def write_parquet_exports(
         k: []
         for k in (
             "chat_id",
+            "created_at",
             "summary",
             "request",
             "topic",
@@ -53,6 +58,7 @@ def write_parquet_exports(
         cid = base_of.get(s.chat_id)
         path = paths.get(cid, []) if cid else []
         rows["chat_id"].append(s.chat_id)
+        rows["created_at"].append(_utc(created.get(s.chat_id)))
         rows["summary"].append(s.summary)
         rows["request"].append(s.request)
         rows["topic"].append(s.topic)
@@ -68,9 +74,11 @@ def write_parquet_exports(
         rows["x"].append(float(points[i, 0]))
         rows["y"].append(float(points[i, 1]))
         rows["metadata"].append(json.dumps(s.metadata, ensure_ascii=False, default=str))
-    store.write_binary(TABLES["conversations"], lambda f: pq.write_table(pa.table(rows), f))
+    schema = {"created_at": pa.timestamp("us", tz="UTC")}
+    table = pa.table({k: pa.array(v, schema.get(k)) for k, v in rows.items()})
+    store.write_binary(TABLES["conversations"], lambda f: pq.write_table(table, f))
 
-    table = pa.table(
+    clusters_table = pa.table(
         {
             "id": [c.id for c in clusters],
             "name": [c.name for c in clusters],
@@ -83,7 +91,16 @@ def write_parquet_exports(
             "y": [c.y_coord for c in clusters],
         }
     )
-    store.write_binary(TABLES["clusters"], lambda f: pq.write_table(table, f))
+    store.write_binary(TABLES["clusters"], lambda f: pq.write_table(clusters_table, f))
+
+
+def _utc(text: str | None) -> datetime | None:
+    """A conversation's creation time as written by pydantic, as an aware UTC time (a time
+    without a zone is taken as UTC, as the readers do)."""
+    if not text:
+        return None
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
 def sql(run_dir: str | Path, query: str) -> tuple[list[str], list[tuple]]:
