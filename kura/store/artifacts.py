@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from kura.types import Cluster, Conversation, ConversationSummary, ProjectedCluster
 
-Format = Literal["jsonl", "npy", "parquet", "json", "sqlite", "lock"]
+Format = Literal["jsonl", "npy", "parquet", "json", "sqlite", "duckdb", "lock"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ POINTS = Artifact("points.npy", "npy", "float32 2-D map position of each summary
 MAP = Artifact("dimensionality.jsonl", "jsonl", "every cluster with its map position and level", ProjectedCluster)
 CONVERSATION_TABLE = Artifact("conversations.parquet", "parquet", "one row per conversation: facets, path, x, y")
 CLUSTER_TABLE = Artifact("clusters.parquet", "parquet", "one row per cluster")
+OUTCOMES = Artifact("outcomes.parquet", "parquet", "per-conversation outcomes joined by chat_id (kura outcomes)")
+DATABASE = Artifact("kura.duckdb", "duckdb", "every table of the run in one DuckDB database, for kura sql and other tools")
 ERRORS = Artifact("errors.jsonl", "jsonl", "items that failed (id, stage, error); retried by the next run")
 SIDECAR = Artifact("run.json", "json", "settings, inputs, counts, and each stage's fingerprint and digest")
 CACHE = Artifact("cache.sqlite", "sqlite", "item cache: summaries, vectors and model answers by content")
@@ -49,6 +51,8 @@ ALL = (
     MAP,
     CONVERSATION_TABLE,
     CLUSTER_TABLE,
+    OUTCOMES,
+    DATABASE,
     ERRORS,
     SIDECAR,
     CACHE,
