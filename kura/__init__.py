@@ -7,6 +7,7 @@ procedural functions and types of Kura 0.5 work unchanged.
 
 from kura.checkpoints import JSONLCheckpointManager, MultiCheckpointManager, ParquetCheckpointManager
 from kura.cluster import KmeansClusteringModel, generate_base_clusters_from_conversation_summaries
+from kura.config import RunConfig
 from kura.dimensionality import HDBUMAP, reduce_dimensionality_from_clusters
 from kura.embedders import Embedder, HashingEmbedder, MiniLMEmbedder
 from kura.errors import ConfigError, InputError, KuraError, StageError, StoreError
@@ -27,6 +28,7 @@ from kura.visualization import visualise_pipeline_results
 __version__ = "0.6.0"
 
 __all__ = [
+    "RunConfig",
     "Cluster",
     "ClioHierarchy",
     "ClusterNamer",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -14,6 +14,7 @@ from rich.table import Table
 from kura.errors import KuraError
 
 if TYPE_CHECKING:
+    from kura.config import RunConfig
     from kura.pipeline import RunResult
 
 app = typer.Typer(
@@ -27,7 +28,6 @@ out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 400)
 err = Console(stderr=True, soft_wrap=True)  # an error stays one line, however long
 
 
-@app.command()
 def run(
     inputs: list[Path] = typer.Argument(
         ..., help="Files or folders of conversations (any supported format; see `kura formats`)."
@@ -35,96 +35,22 @@ def run(
     out_dir: Path = typer.Option(
         Path("kura-run"), "--out", "-o", help="Run directory: outputs, cache and resume state."
     ),
-    format: str = typer.Option("auto", "--format", "-f", help="Input format, or auto to detect it from the content."),
-    columns: str | None = typer.Option(
-        None, help="Column mapping for CSV/Parquet, e.g. id=conv_id,role=speaker,content=text."
-    ),
-    strict: bool = typer.Option(False, help="Stop at the first malformed record instead of skipping and counting it."),
-    clusters_per_group: int = typer.Option(
-        10, "--clusters-per-group", "-k", help="Conversations per base cluster: k = ceil(n / this)."
-    ),
-    top_clusters: int | None = typer.Option(
-        None,
-        "--top-clusters",
-        "-t",
-        help="Clusters at the top of the tree (default: about sqrt(base count), at most 10).",
-    ),
-    levels: int | None = typer.Option(
-        None, help="Levels above the base clusters (default: enough to keep each step at most 8:1)."
-    ),
-    clusterer: str = typer.Option("kmeans", help="Base clustering: kmeans, minibatch or hdbscan."),
-    embedder: str = typer.Option(
-        "minilm",
-        help="Embedder: minilm (offline ONNX), hashing (instant, for tests), or an API model like openai/text-embedding-3-small.",
-    ),
-    projector: str = typer.Option("umap", help="Map layout: umap or pca (instant, for huge runs)."),
-    seed: int = typer.Option(0, help="Random seed: the same seed gives the same result."),
     depth: int | None = typer.Option(None, help="Print the tree down to this depth only."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
-    llm: str | None = typer.Option(
-        None,
-        "--llm",
-        help="Language model for summaries, names and hierarchy: openai/gpt-4o-mini, anthropic/MODEL, gemini/MODEL, azure/DEPLOYMENT, ollama/MODEL, vllm/MODEL, openrouter/MODEL, local (in-process Qwen2.5-Coder 0.5B), local/1.5b. Keys come from the environment or .env (see docs/llm.md).",
-    ),
-    base_url: str | None = typer.Option(
-        None, "--base-url", help="Server URL for an OpenAI-compatible --llm/--embedder, e.g. http://127.0.0.1:8000/v1."
-    ),
-    concurrency: int = typer.Option(50, "--concurrency", help="Language-model requests in flight at once."),
-    keep_taxonomy: bool = typer.Option(
-        False,
-        "--keep-taxonomy",
-        help="Re-running into the same --out: keep its clusters (ids, names) and map, and place new conversations in them.",
-    ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Estimate tokens and cost for --llm without calling it, then stop."
     ),
+    **settings: Any,
 ) -> None:
     """Run the whole pipeline on INPUTS and print the tree of what users ask for."""
     import kura
-    from kura.io import parse_column_map
     from kura.visualization import rich_tree
 
-    column_map = parse_column_map(columns) if columns else None
-    llm_obj = None
-    if llm is not None:
-        from kura.llm import get_llm
-
-        llm_obj = get_llm(llm, base_url=base_url, max_concurrency=concurrency)
-    if isinstance(embedder, str) and "/" in embedder:
-        from kura.llm.embeddings import remote_embedder
-
-        embedder = remote_embedder(embedder, base_url=base_url, max_concurrency=min(concurrency, 16))  # type: ignore[assignment]
+    config = kura.RunConfig.of(**{k: _parsed(k, v) for k, v in settings.items()})
     if dry_run:
-        _dry_run(
-            inputs,
-            llm_obj,
-            format=format,
-            strict=strict,
-            columns=column_map,
-            clusters_per_group=clusters_per_group,
-            top_clusters=top_clusters,
-            levels=levels,
-        )
+        _dry_run(inputs, config)
         return
-
-    result = kura.run(
-        [str(p) for p in inputs],
-        out_dir,
-        format=format,
-        strict=strict,
-        columns=column_map,
-        clusters_per_group=clusters_per_group,
-        top_clusters=top_clusters,
-        levels=levels,
-        clusterer=clusterer,
-        embedder=embedder,
-        projector=projector,
-        seed=seed,
-        progress=not quiet,
-        llm=llm_obj,
-        concurrency=concurrency,
-        keep_taxonomy=keep_taxonomy,
-    )
+    result = kura.run([str(p) for p in inputs], out_dir, config=config, progress=not quiet)
     for line in result.load_report.summary_lines():
         err.print(escape(line))
     out.print(rich_tree(result.clusters, max_depth=depth))
@@ -199,31 +125,68 @@ def _usage_table(usage: dict) -> Table:
     return table
 
 
-def _dry_run(inputs: list[Path], llm_obj: object, **settings: object) -> None:
+def _dry_run(inputs: list[Path], config: RunConfig) -> None:
     """Count what a run would send (no requests) and price it."""
-    if llm_obj is None:
+    if config.llm is None:
         out.print("No --llm: the run is extractive and calls no language model, so it costs nothing.")
         return
     from kura.io import iter_conversations
-    from kura.llm import LLMSummariser, estimate
+    from kura.llm import LLMSummariser, estimate, get_llm
 
-    summariser = LLMSummariser(llm_obj)  # type: ignore[arg-type]
+    summariser = LLMSummariser(get_llm(config.llm, base_url=config.base_url, max_concurrency=config.concurrency))
     conversations = iter_conversations(
-        [str(p) for p in inputs],
-        format=settings["format"],  # type: ignore[arg-type]
-        strict=settings["strict"],  # type: ignore[arg-type]
-        columns=settings["columns"],  # type: ignore[arg-type]
+        [str(p) for p in inputs], format=config.format, strict=config.strict, columns=config.columns
     )
     result = estimate(
         (summariser.messages(c) for c in conversations if c.messages),
         summariser.llm.name,
-        clusters_per_group=settings["clusters_per_group"],  # type: ignore[arg-type]
-        top_clusters=settings["top_clusters"],  # type: ignore[arg-type]
-        levels=settings["levels"],  # type: ignore[arg-type]
+        clusters_per_group=config.clusters_per_group,
+        top_clusters=config.top_clusters,
+        levels=config.levels,
     )
     for line in result.lines():
         out.print(escape(line))
     out.print("Dry run: nothing was sent. Run again without --dry-run to spend it.")
+
+
+def _parsed(name: str, value: Any) -> Any:
+    """A setting as the command line gave it, turned into what kura.run takes."""
+    from kura.config import option
+
+    parse = option(name).parse
+    return parse(value) if parse is not None and value is not None else value
+
+
+def _with_run_options(command: Any) -> Any:
+    """Give ``kura run`` one option per field of kura.RunConfig, in place of its ``**settings``:
+    the flags, help, defaults and choices all come from the one declaration (kura/config.py)."""
+    import inspect
+
+    from kura.config import RunConfig, cli_type, option
+
+    signature = inspect.signature(command)
+    head = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    generated = []
+    for name, field in RunConfig.model_fields.items():
+        declared = option(name)
+        flags = declared.flags or (() if field.annotation is bool else ("--" + name.replace("_", "-"),))
+        help = declared.help
+        if declared.choices is not None:
+            help += " One of: " + ", ".join(declared.choices()) + "."
+        default = field.default if field.default is None or isinstance(field.default, str | int | bool) else None
+        generated.append(
+            inspect.Parameter(  # typer passes every option by name: the order is the help's
+                name,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                default=typer.Option(default, *flags, help=help),
+                annotation=cli_type(name),
+            )
+        )
+    command.__signature__ = signature.replace(parameters=[*head[:2], *generated, *head[2:]])
+    return command
+
+
+app.command()(_with_run_options(run))
 
 
 @app.command()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kura.config import RunConfig, takes_settings
 from kura.embedders import Embedder, embedder_name, get_embedder
 from kura.errors import ConfigError
 from kura.io import LoadReport
@@ -18,10 +19,10 @@ from kura.progress import Reporter
 from kura.runner.graph import STAGES, Embedded, Inputs, Run
 from kura.runner.params import label
 from kura.runner.runner import Runner
-from kura.stages.cluster import Clusterer, get_clusterer
+from kura.stages.cluster import get_clusterer
 from kura.stages.hierarchy import EmbeddingHierarchy, HierarchyBuilder
 from kura.stages.naming import ClusterNamer, DistinctiveTermsNamer
-from kura.stages.project import Projector, get_projector
+from kura.stages.project import get_projector
 from kura.stages.summarise import ExtractiveSummariser, Extractor, Summariser
 from kura.store import RunStore
 from kura.store.meta import Failure, RunMeta, StageRecord
@@ -55,67 +56,87 @@ class RunResult:
         return [c for c in self.clusters if c.parent_id is None]
 
 
-def run(inputs: Inputs, out: str | Path = "kura-run", **settings: Any) -> RunResult:
-    """Run the whole pipeline; see :func:`run_async` for the settings."""
+@takes_settings
+def run(
+    inputs: Inputs,
+    out: str | Path = "kura-run",
+    *,
+    config: RunConfig | None = None,
+    summariser: Summariser | None = None,
+    namer: ClusterNamer | None = None,
+    hierarchy: HierarchyBuilder | None = None,
+    extractors: Iterable[Extractor] = (),
+    progress: bool = False,
+    reporter: Reporter | None = None,
+    **settings: Any,
+) -> RunResult:
+    """Run the whole pipeline; see :func:`run_async`."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(run_async(inputs, out, **settings))
+        return asyncio.run(
+            run_async(
+                inputs,
+                out,
+                config=config,
+                summariser=summariser,
+                namer=namer,
+                hierarchy=hierarchy,
+                extractors=extractors,
+                progress=progress,
+                reporter=reporter,
+                **settings,
+            )
+        )
     raise ConfigError("kura.run() was called inside an event loop: use `await kura.run_async(...)`")
 
 
+@takes_settings
 async def run_async(
     inputs: Inputs,
     out: str | Path = "kura-run",
     *,
+    config: RunConfig | None = None,
     summariser: Summariser | None = None,
-    embedder: str | Embedder = "minilm",
-    clusterer: str | Clusterer = "kmeans",
     namer: ClusterNamer | None = None,
     hierarchy: HierarchyBuilder | None = None,
-    projector: str | Projector = "umap",
-    clusters_per_group: int = 10,
-    top_clusters: int | None = None,
-    levels: int | None = None,
-    seed: int = 0,
-    format: str = "auto",
-    strict: bool = False,
-    columns: dict[str, str] | None = None,
     extractors: Iterable[Extractor] = (),
     progress: bool = False,
     reporter: Reporter | None = None,
-    llm: str | LLM | None = None,
-    concurrency: int | None = None,
-    keep_taxonomy: bool = False,
+    **settings: Any,
 ) -> RunResult:
     """Run every stage into the run directory ``out`` and return the result.
 
     ``inputs`` are files or folders in any supported format (or ``Conversation`` objects).
-    Without ``llm`` (and without a ``summariser``) the run is extractive: no language model, no
-    API key. With ``llm`` (a model string like ``openai/gpt-4o-mini``, ``local`` or ``fake/echo``,
-    or a ``kura.llm.LLM``) summaries, cluster names and the hierarchy come from that model, at
-    most ``concurrency`` requests at a time; objects passed as ``summariser``, ``namer`` or
-    ``hierarchy`` still win. ``embedder`` may also name an API model (``openai/text-embedding-3-small``).
-    With ``keep_taxonomy`` a re-run into the same ``out`` keeps the last run's clusters (ids and
-    names) and map, and places new conversations in them instead of clustering again.
+    ``settings`` are the fields of :class:`kura.RunConfig` (``embedder``, ``clusters_per_group``,
+    ``llm``, ``seed``...), given one by one or as ``config``. Without ``llm`` (and without a
+    ``summariser``) the run is extractive: no language model, no API key. With ``llm`` (a model
+    string like ``openai/gpt-4o-mini``, ``local`` or ``fake/echo``, or a ``kura.llm.LLM``)
+    summaries, cluster names and the hierarchy come from that model; objects passed as
+    ``summariser``, ``namer`` or ``hierarchy`` still win. With ``keep_taxonomy`` a re-run into the
+    same ``out`` keeps the last run's clusters (ids and names) and map, and places new
+    conversations in them instead of clustering again.
     """
-    if clusters_per_group < 1:
-        raise ConfigError(f"clusters_per_group={clusters_per_group} should be >= 1")
+    config = RunConfig.of(config, **settings)
     reporter = reporter or Reporter(enabled=progress)
     llm_obj = None
-    if llm is not None:
+    if config.llm is not None:
         from kura.llm import ClioHierarchy, LLMClusterNamer, LLMSummariser, get_llm
 
-        llm_obj = get_llm(llm, max_concurrency=concurrency)
+        llm_obj = get_llm(config.llm, base_url=config.base_url, max_concurrency=config.concurrency)
         summariser = summariser or LLMSummariser(llm_obj)
         namer = namer or LLMClusterNamer(llm_obj)
-        hierarchy = hierarchy or ClioHierarchy(llm_obj, top_clusters=top_clusters, levels=levels, seed=seed)
+        hierarchy = hierarchy or ClioHierarchy(
+            llm_obj, top_clusters=config.top_clusters, levels=config.levels, seed=config.seed
+        )
     summariser = summariser or ExtractiveSummariser()
-    embedder_obj = _embedder(embedder)
-    clusterer_obj = get_clusterer(clusterer, clusters_per_group=clusters_per_group, seed=seed)
+    embedder_obj = _embedder(config)
+    clusterer_obj = get_clusterer(config.clusterer, clusters_per_group=config.clusters_per_group, seed=config.seed)
     namer = namer or DistinctiveTermsNamer()
-    hierarchy = hierarchy or EmbeddingHierarchy(top_clusters=top_clusters, levels=levels, seed=seed, namer=namer)
-    projector_obj = get_projector(projector, seed=seed)
+    hierarchy = hierarchy or EmbeddingHierarchy(
+        top_clusters=config.top_clusters, levels=config.levels, seed=config.seed, namer=namer
+    )
+    projector_obj = get_projector(config.projector, seed=config.seed)
     mode = f"language model ({llm_obj.name})" if llm_obj is not None else _mode(summariser, namer, hierarchy)
     llms = _llms_of(summariser, namer, hierarchy)
     for model in llms:
@@ -137,7 +158,16 @@ async def run_async(
         hierarchy=hierarchy,
         projector=projector_obj,
     )
-    context = Run(inputs, store, components, format, strict, columns, list(extractors), keep_taxonomy=keep_taxonomy)
+    context = Run(
+        inputs,
+        store,
+        components,
+        config.format,
+        config.strict,
+        config.columns,
+        list(extractors),
+        keep_taxonomy=config.keep_taxonomy,
+    )
     runner = Runner(store, components, reporter, context)
     try:
         try:
@@ -157,7 +187,13 @@ async def run_async(
             kura_version=_version(),
             mode=mode,
             settings={name: label(c) for name, c in components.items()}
-            | dict(clusters_per_group=clusters_per_group, top_clusters=top_clusters, levels=levels, seed=seed),
+            | dict(
+                clusters_per_group=config.clusters_per_group,
+                top_clusters=config.top_clusters,
+                levels=config.levels,
+                seed=config.seed,
+            ),
+            config=config.recorded(),
             inputs=context.report.as_dicts(),
             counts=dict(
                 conversations_loaded=context.report.total_loaded,
@@ -213,13 +249,15 @@ def _llms_of(*components: Any) -> list[LLM]:
     return list(found.values())
 
 
-def _embedder(spec: str | Embedder) -> Embedder:
+def _embedder(config: RunConfig) -> Embedder:
     """``minilm``/``hashing`` offline, or ``provider/model`` over an API (kura.llm.embeddings)."""
-    if isinstance(spec, str) and "/" in spec:
+    if isinstance(config.embedder, str) and "/" in config.embedder:
         from kura.llm.embeddings import remote_embedder
 
-        return remote_embedder(spec)
-    return get_embedder(spec)
+        # An embedding API takes fewer requests in flight than a chat model.
+        concurrency = min(config.concurrency, 16) if config.concurrency else None
+        return remote_embedder(config.embedder, base_url=config.base_url, max_concurrency=concurrency)
+    return get_embedder(config.embedder)
 
 
 def _usage(llms: list[LLM], embedder: Embedder) -> dict | None:

@@ -163,14 +163,7 @@ class Api:
                 files = [f for f in form.getlist("files") if isinstance(f, UploadFile) and (f.filename or f.size)]
                 if not files:
                     raise HTTPException(422, "no files: choose one or more files of conversations")
-                per_group = _int(form.get("clusters_per_group"), "clusters per group")
-                settings = RunSettings(
-                    model=str(form.get("model") or "extractive"),
-                    clusters_per_group=10 if per_group is None else per_group,
-                    top_clusters=_int(form.get("top_clusters"), "top-level clusters"),
-                    embedder=str(form.get("embedder") or "minilm"),
-                    projector=str(form.get("projector") or "umap"),
-                ).check()
+                settings = RunSettings.from_form(form).check()
                 name = run_name(str(form.get("name") or ""), self.registry.is_taken)
                 path = self.registry.new_runs_dir / name
                 try:
@@ -221,12 +214,3 @@ class Api:
     def shutdown(self) -> None:
         if self.jobs is not None:
             self.jobs.shutdown()
-
-
-def _int(value: Any, what: str) -> int | None:
-    if value is None or str(value).strip() == "":
-        return None
-    try:
-        return int(str(value))
-    except ValueError:
-        raise KuraError(f"{what}={value!r} should be a whole number") from None

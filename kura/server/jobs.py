@@ -15,18 +15,20 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from kura.config import RunConfig, option
 from kura.errors import ConfigError
 from kura.progress import Reporter, StageBar
+from kura.runner.graph import STAGES as GRAPH
 
-#: The stages ``kura.run`` reports, in order (labels from kura/pipeline.py).
-STAGES = ["Summarising", "Embedding", "Clustering", "Building hierarchy", "Laying out the map"]
+#: The stages ``kura.run`` reports, in order: the declared graph's own labels.
+STAGES = [stage.label for stage in GRAPH]
 
 
 @dataclass(frozen=True)
@@ -84,53 +86,94 @@ def models() -> dict[str, ModelChoice]:
     return {"extractive": EXTRACTIVE, **_language_models()}
 
 
-EMBEDDERS = {"minilm": "MiniLM (offline, best quality)", "hashing": "Hashing (instant, rough)"}
-PROJECTORS = {"umap": "UMAP (best layout)", "pca": "PCA (instant, for very large runs)"}
+def form_fields() -> list[str]:
+    """The kura.RunConfig settings the form offers (those declared with a form label)."""
+    return [name for name in RunConfig.model_fields if option(name).form]
 
 
-@dataclass
 class RunSettings:
-    """What the upload form may set; checked before anything is saved."""
+    """What the New run form may set: a model from the menu, and the form's RunConfig fields.
+    Checked (with the form's bounds, which are narrower than the library's) before anything is saved."""
 
-    model: str = "extractive"
-    clusters_per_group: int = 10
-    top_clusters: int | None = None
-    embedder: str = "minilm"
-    projector: str = "umap"
+    def __init__(self, model: str = "extractive", **values: Any):
+        unknown = sorted(set(values) - set(form_fields()))
+        if unknown:
+            raise ConfigError(f"{unknown[0]} is not a setting of the New run form")
+        self.model = model
+        self.values = {name: values.get(name, RunConfig.model_fields[name].default) for name in form_fields()}
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, Any]) -> RunSettings:
+        """The settings a submitted form carries; an empty field takes the default."""
+        values: dict[str, Any] = {}
+        for name in form_fields():
+            raw = form.get(name)
+            if raw is None or str(raw).strip() == "":
+                continue
+            if _is_int(name):
+                try:
+                    values[name] = int(str(raw))
+                except ValueError:
+                    raise ConfigError(f"{option(name).form}={raw!r} should be a whole number") from None
+            else:
+                values[name] = str(raw)
+        return cls(model=str(form.get("model") or "extractive"), **values)
 
     def check(self) -> RunSettings:
         menu = models()
         if self.model not in menu:
             raise ConfigError(f"model={self.model!r} is unknown: use one of {', '.join(menu)}")
-        if not 1 <= self.clusters_per_group <= 10_000:
-            raise ConfigError(f"clusters per group={self.clusters_per_group} should be between 1 and 10000")
-        if self.top_clusters is not None and not 1 <= self.top_clusters <= 1000:
-            raise ConfigError(
-                f"top-level clusters={self.top_clusters} should be between 1 and 1000, or empty for automatic"
-            )
-        if self.embedder not in EMBEDDERS:
-            raise ConfigError(f"embedder={self.embedder!r} is unknown: use one of {', '.join(EMBEDDERS)}")
-        if self.projector not in PROJECTORS:
-            raise ConfigError(f"map layout={self.projector!r} is unknown: use one of {', '.join(PROJECTORS)}")
+        for name, value in self.values.items():
+            declared = option(name)
+            label = (declared.form or name).lower()
+            if (
+                declared.form_range
+                and value is not None
+                and not declared.form_range[0] <= value <= declared.form_range[1]
+            ):
+                low, high = declared.form_range
+                empty = ", or empty for automatic" if RunConfig.model_fields[name].default is None else ""
+                raise ConfigError(f"{label}={value} should be between {low} and {high}{empty}")
+            if declared.choices is not None and value not in declared.choices():
+                raise ConfigError(f"{label}={value!r} is unknown: use one of {', '.join(declared.choices())}")
+        RunConfig.of(**self.values)  # the library's own checks too
         return self
 
     def run_kwargs(self) -> dict[str, Any]:
-        return dict(
-            clusters_per_group=self.clusters_per_group,
-            top_clusters=self.top_clusters,
-            embedder=self.embedder,
-            projector=self.projector,
-            **models()[self.model].settings(),
-        )
+        return {**self.values, **models()[self.model].settings()}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"model": self.model, **self.values}
+
+
+def _is_int(name: str) -> bool:
+    return RunConfig.model_fields[name].annotation in (int, int | None)
 
 
 def options() -> dict[str, Any]:
-    """The choices the upload form offers."""
+    """The form as the page draws it: the model menu and each offered setting, generated from
+    kura.RunConfig and worked out on each call."""
+    fields = []
+    for name in form_fields():
+        declared = option(name)
+        field: dict[str, Any] = {
+            "name": name,
+            "label": declared.form,
+            "note": declared.note,
+            "advanced": declared.advanced,
+            "default": RunConfig.model_fields[name].default,
+        }
+        if declared.choices is not None:
+            field["choices"] = [{"id": k, "label": v} for k, v in declared.choices().items()]
+        elif _is_int(name):
+            field["kind"] = "int"
+            if declared.form_range:
+                field["min"], field["max"] = declared.form_range
+        fields.append(field)
     return {
         "models": [{"id": k, "label": m.label, "description": m.description} for k, m in models().items()],
-        "embedders": [{"id": k, "label": v} for k, v in EMBEDDERS.items()],
-        "projectors": [{"id": k, "label": v} for k, v in PROJECTORS.items()],
-        "defaults": RunSettings().__dict__,
+        "fields": fields,
+        "defaults": RunSettings().as_dict(),
     }
 
 
@@ -157,7 +200,7 @@ class Job:
             "stage": self.stage,
             "stages": [{"label": s, **self.progress.get(s, {})} for s in STAGES],
             "files": self.files,
-            "settings": self.settings.__dict__,
+            "settings": self.settings.as_dict(),
             "error": self.error,
             "seconds": round((self.finished or time.time()) - self.created, 1),
         }

@@ -137,6 +137,13 @@ class HDBSCANClusterer(Clusterer):
         return compact(labels)
 
 
+CLUSTERERS = {
+    "kmeans": "k-means with k = ceil(n / clusters per group) (default)",
+    "minibatch": "mini-batch k-means: faster on very large runs",
+    "hdbscan": "HDBSCAN: finds its own number of clusters, leaves outliers",
+}
+
+
 def get_clusterer(spec: str | Clusterer, *, clusters_per_group: int = 10, seed: int = 0) -> Clusterer:
     if isinstance(spec, Clusterer):
         return spec
@@ -146,7 +153,7 @@ def get_clusterer(spec: str | Clusterer, *, clusters_per_group: int = 10, seed: 
         return KMeansClusterer(clusters_per_group, seed=seed, minibatch=True)
     if spec == "hdbscan":
         return HDBSCANClusterer(min_cluster_size=max(2, clusters_per_group))
-    raise ConfigError(f"clusterer={spec!r} is unknown: use kmeans, minibatch or hdbscan")
+    raise ConfigError(f"clusterer={spec!r} is unknown: use one of {', '.join(CLUSTERERS)}")
 
 
 def groups_from_labels(

@@ -81,6 +81,9 @@ class PCAProjector(Projector):
         return out
 
 
+PROJECTORS = {"umap": "UMAP (best layout)", "pca": "PCA (instant, for very large runs)"}
+
+
 def get_projector(spec: str | Projector, *, seed: int = 0) -> Projector:
     if isinstance(spec, Projector):
         return spec
@@ -88,7 +91,7 @@ def get_projector(spec: str | Projector, *, seed: int = 0) -> Projector:
         return UMAPProjector(seed=seed)
     if spec == "pca":
         return PCAProjector(seed=seed)
-    raise ConfigError(f"projector={spec!r} is unknown: use umap or pca")
+    raise ConfigError(f"projector={spec!r} is unknown: use one of {', '.join(PROJECTORS)}")
 
 
 def cluster_levels(clusters: Iterable[Cluster]) -> dict[str, int]:

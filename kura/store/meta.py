@@ -64,7 +64,10 @@ class RunMeta(BaseModel):
     created_at: str = Field(default_factory=now)
     updated_at: str = Field(default_factory=now)
     mode: str = ""
+    #: What each stage's component calls itself, and the tree's sizes.
     settings: dict[str, Any] = Field(default_factory=dict)
+    #: The run's kura.RunConfig as given (objects by label): enough to run the same again.
+    config: dict[str, Any] = Field(default_factory=dict)
     inputs: list[dict[str, Any]] = Field(default_factory=list)
     counts: dict[str, Any] = Field(default_factory=dict)
     seconds: dict[str, float] = Field(default_factory=dict)

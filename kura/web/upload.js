@@ -45,14 +45,15 @@ class UploadDialog {
     this.error.hidden = true;
     const select = (name, choices, value) => h("select", { name, class: "select" },
       choices.map((c) => { const opt = h("option", { value: c.id, text: c.label }); opt.selected = c.id === value; return opt; }));
+    // Every setting but the model comes from the server's list (generated from kura.RunConfig).
+    const input = (f) => f.choices ? select(f.name, f.choices, f.default)
+      : h("input", { type: "number", name: f.name, class: "text-input", min: String(f.min ?? ""), max: String(f.max ?? ""),
+        value: f.default == null ? "" : String(f.default), placeholder: f.default == null ? "automatic" : "" });
     this.fields = {
       name: h("input", { type: "text", name: "name", class: "text-input", placeholder: "upload-<date>-<time>", maxlength: "60" }),
       model: select("model", o.models, d.model),
-      clusters_per_group: h("input", { type: "number", name: "clusters_per_group", class: "text-input", min: "1", max: "10000", value: String(d.clusters_per_group) }),
-      top_clusters: h("input", { type: "number", name: "top_clusters", class: "text-input", min: "1", max: "1000", placeholder: "automatic" }),
-      embedder: select("embedder", o.embedders, d.embedder),
-      projector: select("projector", o.projectors, d.projector),
     };
+    for (const f of o.fields) this.fields[f.name] = input(f);
     const modelNote = h("p", { class: "field-note" });
     const describe = () => { modelNote.textContent = (o.models.find((m) => m.id === this.fields.model.value) || {}).description || ""; };
     this.fields.model.addEventListener("change", describe);
@@ -66,10 +67,9 @@ class UploadDialog {
       h("div", { class: "form-grid" },
         row("Name", this.fields.name, `saved as a new run ${o.new_runs_in}`),
         h("div", { class: "form-row" }, h("span", { class: "form-label", text: "Model" }), this.fields.model, modelNote),
-        row("Conversations per base cluster", this.fields.clusters_per_group, "k = conversations ÷ this"),
-        row("Top-level clusters", this.fields.top_clusters, "empty: about √(base clusters), at most 10")),
+        ...o.fields.filter((f) => !f.advanced).map((f) => row(f.label, this.fields[f.name], f.note))),
       h("details", { class: "advanced" }, h("summary", { text: "Advanced" }),
-        h("div", { class: "form-grid" }, row("Embedder", this.fields.embedder), row("Map layout", this.fields.projector))),
+        h("div", { class: "form-grid" }, ...o.fields.filter((f) => f.advanced).map((f) => row(f.label, this.fields[f.name], f.note)))),
       this.error,
       h("div", { class: "dialog-actions" }, this.startButton));
     form.addEventListener("submit", (e) => { e.preventDefault(); this._start(); });
