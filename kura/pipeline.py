@@ -16,6 +16,7 @@ from kura.embedders import Embedder, embedder_name, get_embedder
 from kura.errors import ConfigError
 from kura.io import LoadReport
 from kura.progress import Reporter
+from kura.runner.executor import Executor, InProcess
 from kura.runner.graph import STAGES, Embedded, Inputs, Run
 from kura.runner.params import label
 from kura.runner.runner import Runner
@@ -68,6 +69,7 @@ def run(
     extractors: Iterable[Extractor] = (),
     progress: bool = False,
     reporter: Reporter | None = None,
+    executor: Executor | None = None,
     **settings: Any,
 ) -> RunResult:
     """Run the whole pipeline; see :func:`run_async`."""
@@ -85,6 +87,7 @@ def run(
                 extractors=extractors,
                 progress=progress,
                 reporter=reporter,
+                executor=executor,
                 **settings,
             )
         )
@@ -103,6 +106,7 @@ async def run_async(
     extractors: Iterable[Extractor] = (),
     progress: bool = False,
     reporter: Reporter | None = None,
+    executor: Executor | None = None,
     **settings: Any,
 ) -> RunResult:
     """Run every stage into the run directory ``out`` and return the result.
@@ -115,7 +119,8 @@ async def run_async(
     summaries, cluster names and the hierarchy come from that model; objects passed as
     ``summariser``, ``namer`` or ``hierarchy`` still win. With ``keep_taxonomy`` a re-run into the
     same ``out`` keeps the last run's clusters (ids and names) and map, and places new
-    conversations in them instead of clustering again.
+    conversations in them instead of clustering again. ``executor`` (a
+    ``kura.runner.executor.Executor``) is where per-item work runs: this process by default.
     """
     config = RunConfig.of(config, **settings)
     reporter = reporter or Reporter(enabled=progress)
@@ -167,6 +172,7 @@ async def run_async(
         config.columns,
         list(extractors),
         keep_taxonomy=config.keep_taxonomy,
+        executor=executor or InProcess(),
     )
     runner = Runner(store, components, reporter, context)
     try:

@@ -23,6 +23,7 @@ import numpy as np
 from kura.errors import KuraError
 from kura.io import LoadReport, iter_conversations
 from kura.progress import StageBar
+from kura.runner.executor import Executor, InProcess
 from kura.runner.failures import record_failure
 from kura.runner.runner import Stage, StageOutput
 from kura.stages.cluster import groups_from_labels, name_base_clusters
@@ -57,6 +58,8 @@ class Run:
     keep_taxonomy: bool = False
     #: What keeping the taxonomy did: conversations assigned, and how many fell below the threshold.
     taxonomy: dict[str, Any] = field(default_factory=dict)
+    #: Where per-item work (summaries, vectors) runs: this process by default.
+    executor: Executor = field(default_factory=InProcess)
 
 
 @dataclass
@@ -104,6 +107,7 @@ async def summarise(run: Run, _: dict[str, Any], bar: StageBar) -> StageOutput:
         failures=failures,
         extractors=run.extractors,
         on_item=bar.advance,
+        executor=run.executor,
     )
     cache.flush()
     for failure in failures:
@@ -156,13 +160,14 @@ async def embed(run: Run, inputs: dict[str, Any], bar: StageBar) -> StageOutput:
     hits, misses = cache.hits, cache.misses
     failed: dict[int, str] = {}
     bar.total(len(summaries))
-    vectors = embed_texts(
+    vectors = await embed_texts(
         [s.summary for s in summaries],
         embedder,
         cache=cache,
         on_batch=bar.advance,
         batch_size=getattr(embedder, "pipeline_batch_size", 256),
         failures=failed,
+        executor=run.executor,
     )
     if len(failed) == len(summaries):
         raise KuraError(f"no summary could be embedded: {summaries[0].chat_id}: {failed[0]}")

@@ -8,19 +8,17 @@ item, and records failures instead of dropping them.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
+from typing import Any
 
+from kura.runner.executor import Executor, InProcess
 from kura.runner.params import Component
 from kura.store.cache import ItemCache, content_key
 from kura.store.meta import Failure
 from kura.types import Conversation, ConversationSummary, GeneratedSummary
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 #: Computes extra metadata for one conversation (cheap, never cached): Kura 0.5's extractors.
 Extractor = Callable[[Conversation], dict]
@@ -81,20 +79,26 @@ async def summarise_stream(
     failures: list[Failure] | None = None,
     extractors: Iterable[Extractor] = (),
     on_item: Callable[[], None] | None = None,
+    executor: Executor | None = None,
 ) -> list[ConversationSummary]:
-    """Summarise conversations in input order. Failed ones are appended to ``failures``."""
+    """Summarise conversations in input order. Failed ones are appended to ``failures``.
+
+    Cache hits are answered here; only misses go to the ``executor`` (in this process by
+    default), as ``summariser.summarise_one`` of one conversation each.
+    """
     extractors = list(extractors)
     results: dict[int, ConversationSummary] = {}
     fingerprint = summariser.fingerprint() if cache is not None else ""
+    keys: dict[int, str] = {}
 
-    async def work(item: tuple[int, Conversation]) -> None:
-        index, conversation = item
+    def finish(index: int, conversation: Conversation, outcome: GeneratedSummary | Exception) -> None:
         try:
-            generated = await _cached_summary(summariser, fingerprint, conversation, cache)
+            if isinstance(outcome, Exception):
+                raise outcome
             extra: dict = {}
             for extractor in extractors:
                 extra.update(extractor(conversation))
-            results[index] = to_conversation_summary(generated, conversation, extra)
+            results[index] = to_conversation_summary(outcome, conversation, extra)
         except Exception as exc:  # recorded, shown at the end, retried next run
             if failures is None:
                 raise
@@ -102,48 +106,42 @@ async def summarise_stream(
         if on_item:
             on_item()
 
-    await run_windowed(enumerate(conversations), work, summariser.max_concurrency)
+    # Identical conversations (same cache key) already on their way share that one call.
+    twins: dict[str, list[tuple[int, Conversation]]] = {}
+
+    def misses() -> Iterator[tuple[int, Conversation]]:
+        for index, conversation in enumerate(conversations):
+            if cache is not None:
+                key = summary_cache_key(fingerprint, conversation)
+                hit = cache.get_text(CACHE_NAMESPACE, key)
+                if hit is not None:
+                    finish(index, conversation, summariser.response_schema.model_validate_json(hit))
+                    continue
+                if key in twins:
+                    twins[key].append((index, conversation))
+                    continue
+                twins[key] = []
+                keys[index] = key  # held only while in flight
+            yield index, conversation
+
+    executor = executor or InProcess()
+    async for (index, conversation), outcome in executor.map(
+        partial(_summarise_item, summariser), misses(), limit=summariser.max_concurrency
+    ):
+        waiting: list[tuple[int, Conversation]] = []
+        if cache is not None:
+            key = keys.pop(index)
+            waiting = twins.pop(key)
+            if not isinstance(outcome, Exception):
+                cache.put_text(CACHE_NAMESPACE, key, outcome.model_dump_json())
+        for twin_index, twin in [(index, conversation), *waiting]:
+            finish(twin_index, twin, outcome)
     return [results[i] for i in sorted(results)]
 
 
-async def _cached_summary(
-    summariser: Summariser, fingerprint: str, conversation: Conversation, cache: ItemCache | None
-) -> GeneratedSummary:
-    key = summary_cache_key(fingerprint, conversation) if cache is not None else ""
-    if cache is not None:
-        hit = cache.get_text(CACHE_NAMESPACE, key)
-        if hit is not None:
-            return summariser.response_schema.model_validate_json(hit)
-    generated = await summariser.summarise_one(conversation)
-    if cache is not None:
-        cache.put_text(CACHE_NAMESPACE, key, generated.model_dump_json())
-    return generated
-
-
-async def run_windowed(items: Iterable[T], worker: Callable[[T], Awaitable[None]], limit: int) -> None:
-    """Keep up to ``limit`` workers in flight, pulling new items as each finishes.
-
-    A sliding window rather than fixed batches: one slow item never holds back the next batch,
-    and a huge input is never all in memory at once.
-    """
-    iterator = iter(items)
-    pending: set[asyncio.Task] = set()
-
-    def fill() -> None:
-        while len(pending) < max(1, limit):
-            try:
-                item = next(iterator)
-            except StopIteration:
-                return
-            pending.add(asyncio.ensure_future(worker(item)))
-
-    fill()
-    while pending:
-        done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            pending.discard(task)
-            task.result()  # re-raise a worker's unexpected error
-        fill()
+async def _summarise_item(summariser: Summariser, item: tuple[int, Conversation]) -> GeneratedSummary:
+    """The per-item work an executor runs: one conversation, nothing else."""
+    return await summariser.summarise_one(item[1])
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,0 +1,61 @@
+"""Where per-item work runs: the executor seam under the runner.
+
+A per-item stage hands the executor a function and the items it must compute (cache hits never
+reach it: caching, ordering, progress and failure records stay with the stage, in this
+process). The function depends only on its parameters and the item (a component's bound method,
+or a ``functools.partial`` of a module-level function over a component), so an executor may run it
+anywhere: in this event loop (:class:`InProcess`, the default), or on a cluster, which only has to
+ship the function and the items and send back each result or exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Executor(ABC):
+    @abstractmethod
+    def map(
+        self, function: Callable[[T], Awaitable[R]], items: Iterable[T], *, limit: int
+    ) -> AsyncIterator[tuple[T, R | Exception]]:
+        """Apply ``function`` to every item, at most ``limit`` in flight; yield each item with its
+        result, or the exception it raised, as each finishes (in any order). ``items`` is read
+        lazily: a huge input is never all in memory."""
+
+
+class InProcess(Executor):
+    """A sliding window of tasks in this event loop: up to ``limit`` in flight, a new item
+    started as each finishes. Unlike fixed batches, one slow item never holds back the rest."""
+
+    async def map(
+        self, function: Callable[[T], Awaitable[R]], items: Iterable[T], *, limit: int
+    ) -> AsyncIterator[tuple[T, R | Exception]]:
+        iterator = iter(items)
+        pending: dict[asyncio.Future[R], T] = {}
+
+        def fill() -> None:
+            for item in itertools.islice(iterator, max(1, limit) - len(pending)):
+                pending[asyncio.ensure_future(function(item))] = item
+
+        try:
+            fill()
+            while pending:
+                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    item = pending.pop(task)
+                    error = task.exception()
+                    if error is not None and not isinstance(error, Exception):
+                        raise error  # KeyboardInterrupt, cancellation: stop, never record
+                    yield item, (error if error is not None else task.result())
+                fill()
+        finally:  # the consumer stopped early (an error, a kill): leave nothing running
+            for task in pending:
+                task.cancel()
+
