@@ -116,9 +116,11 @@ def test_hdbscan_keeps_noise_as_its_own_cluster():
 
 
 def test_kura05_cluster_interface():
+    from kura.k_means import KmeansClusteringMethod  # Kura 0.5's class keeps 0.5's method
+
     x, truth = blobs([5, 5])
     items = [{"embedding": v.tolist(), "item": f"s{i}"} for i, v in enumerate(x)]
-    groups = KMeansClusterer(5).cluster(items)
+    groups = KmeansClusteringMethod(5).cluster(items)
     assert sorted(len(v) for v in groups.values()) == [5, 5]
     assert {frozenset(v) for v in groups.values()} == {
         frozenset(f"s{i}" for i in range(5)),

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 import warnings
+from abc import ABC
 from typing import Any
 
 import numpy as np
 
 from kura.compat.checkpoints.base import BaseCheckpointManager
+from kura.compat.seams import Kura05Clustering, Kura05Namer
 from kura.embedders import MiniLMEmbedder, encode_any
 from kura.llm.namer import LLMClusterNamer
 from kura.llm.prompts import DEFAULT_CLUSTER_PROMPT
@@ -18,7 +20,15 @@ from kura.stages.naming import ClusterGroup, ClusterNamer, DistinctiveTermsNamer
 from kura.types import Cluster, ConversationSummary
 
 
-class KmeansClusteringModel(KMeansClusterer):
+class BaseClusteringMethod(Kura05Clustering, Clusterer, ABC):
+    """Kura 0.5's clustering seam: Kura's ``Clusterer`` with the 0.5 ``cluster``."""
+
+
+class BaseClusterDescriptionModel(Kura05Namer, ClusterNamer, ABC):
+    """Kura 0.5's cluster-naming seam."""
+
+
+class KmeansClusteringModel(Kura05Clustering, KMeansClusterer):
     """Kura 0.5's k-means with k = ceil(n / clusters_per_group)."""
 
     def __init__(self, clusters_per_group: int = 10, **kwargs: Any):
@@ -27,11 +37,9 @@ class KmeansClusteringModel(KMeansClusterer):
 
 #: Offline cluster naming under Kura-style names.
 ExtractiveClusterModel = DistinctiveTermsNamer
-BaseClusterDescriptionModel = ClusterNamer
-BaseClusteringMethod = Clusterer
 
 
-class ClusterDescriptionModel(LLMClusterNamer):
+class ClusterDescriptionModel(Kura05Namer, LLMClusterNamer):
     """Kura 0.5's language-model cluster namer, on Kura's providers (``kura.llm``).
 
     Inside the pipeline it sees each cluster's most typical summaries and contrastive summaries
@@ -50,8 +58,8 @@ class ClusterDescriptionModel(LLMClusterNamer):
         super().__init__(
             get_llm(model, max_concurrency=max_concurrent_requests),
             temperature=temperature,
-            checkpoint_filename=checkpoint_filename,
         )
+        self.checkpoint_filename = checkpoint_filename
         self.model = model
         self.max_concurrent_requests = max_concurrent_requests
         self.console = console

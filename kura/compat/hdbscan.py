@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from kura.compat.seams import Kura05Clustering
 from kura.stages.cluster import HDBSCANClusterer
 
 
-class HDBSCANClusteringMethod(HDBSCANClusterer):
+class HDBSCANClusteringMethod(Kura05Clustering, HDBSCANClusterer):
     def __init__(self, min_cluster_size: int = 10, min_samples: int | None = None, **kwargs: Any):
         super().__init__(min_cluster_size, min_samples=min_samples)
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from kura.compat.seams import Kura05Clustering
 from kura.stages.cluster import KMeansClusterer
 
 
-class KmeansClusteringMethod(KMeansClusterer):
+class KmeansClusteringMethod(Kura05Clustering, KMeansClusterer):
     def __init__(self, clusters_per_group: int = 10, **kwargs: Any):
         super().__init__(clusters_per_group, **kwargs)
 
 
-class MiniBatchKmeansClusteringMethod(KMeansClusterer):
+class MiniBatchKmeansClusteringMethod(Kura05Clustering, KMeansClusterer):
     """Always mini-batch k-means (Kura 0.5 used it for large datasets)."""
 
     def __init__(

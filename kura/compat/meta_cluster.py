@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from abc import ABC
 from typing import Any
 
 from kura.compat.checkpoints.base import BaseCheckpointManager
+from kura.compat.seams import Kura05Hierarchy
 from kura.embedders import MiniLMEmbedder, encode_any
 from kura.llm.clio import ClioHierarchy
 from kura.llm.registry import get_llm
@@ -14,12 +16,16 @@ from kura.types import Cluster
 
 logger = logging.getLogger(__name__)
 
-#: The offline hierarchy under Kura-style names.
-ExtractiveMetaClusterModel = EmbeddingHierarchy
-BaseMetaClusterModel = HierarchyBuilder
+
+class BaseMetaClusterModel(Kura05Hierarchy, HierarchyBuilder, ABC):
+    """Kura 0.5's hierarchy seam: Kura's ``HierarchyBuilder`` with ``max_clusters``."""
 
 
-class MetaClusterModel(ClioHierarchy):
+class ExtractiveMetaClusterModel(Kura05Hierarchy, EmbeddingHierarchy):
+    """The offline hierarchy under a Kura-style name."""
+
+
+class MetaClusterModel(Kura05Hierarchy, ClioHierarchy):
     """Kura 0.5's language-model hierarchy, built the Clio way (``kura.llm.clio``): it always
     terminates, every round makes progress, and no parent has a single child.
 
@@ -84,7 +90,7 @@ async def reduce_clusters_from_base_clusters(
 async def _loop_kura_model(clusters: list[Cluster], model: Any) -> list[Cluster]:
     everything = list(clusters)
     roots = list(clusters)
-    limit = getattr(model, "max_clusters", 10)
+    limit = getattr(model, "max_clusters", None) or getattr(model, "top_clusters", None) or 10
     while len(roots) > limit:
         new_level = await model.reduce_clusters(roots)
         new_roots = [c for c in new_level if c.parent_id is None]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import warnings
+from abc import ABC
 from typing import Any
 
 from kura.compat.cache import CacheStrategy
 from kura.compat.checkpoints.base import BaseCheckpointManager
+from kura.compat.seams import Kura05Summariser
 from kura.llm.prompts import DEFAULT_SUMMARY_PROMPT
 from kura.llm.registry import get_llm
 from kura.llm.summariser import LLMSummariser
@@ -14,9 +16,13 @@ from kura.stages.summarise import ExtractiveSummariser, Summariser, summarise_st
 from kura.store.meta import Failure
 from kura.types import Conversation, ConversationSummary, GeneratedSummary
 
-#: The offline summariser under a Kura-style name.
-ExtractiveSummaryModel = ExtractiveSummariser
-BaseSummaryModel = Summariser
+
+class BaseSummaryModel(Kura05Summariser, Summariser, ABC):
+    """Kura 0.5's summariser seam: Kura's ``Summariser`` with the 0.5 ``summarise``."""
+
+
+class ExtractiveSummaryModel(Kura05Summariser, ExtractiveSummariser):
+    """The offline summariser under a Kura-style name."""
 
 
 class SummaryModel(LLMSummariser):
@@ -34,9 +40,8 @@ class SummaryModel(LLMSummariser):
         console: Any = None,
         cache: CacheStrategy | None = None,
     ):
-        super().__init__(
-            get_llm(model, max_concurrency=max_concurrent_requests), checkpoint_filename=checkpoint_filename
-        )
+        super().__init__(get_llm(model, max_concurrency=max_concurrent_requests))
+        self.checkpoint_filename = checkpoint_filename
         self.model = model
         self.max_concurrent_requests = max_concurrent_requests
         self.console = console

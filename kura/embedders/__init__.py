@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kura.embedders.base import BaseEmbeddingModel, Embedder, embedder_name, encode_any, normalise
+from kura.embedders.base import Embedder, embedder_name, encode_any, normalise
 from kura.embedders.hashing import HashingEmbedder
 from kura.embedders.minilm import MiniLMEmbedder
 from kura.errors import ConfigError
@@ -25,7 +25,6 @@ def get_embedder(spec: str | Embedder) -> Embedder:
 
 
 __all__ = [
-    "BaseEmbeddingModel",
     "EMBEDDERS",
     "Embedder",
     "HashingEmbedder",

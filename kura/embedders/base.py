@@ -14,8 +14,8 @@ from kura.runner.params import Component
 class Embedder(Component, ABC):
     """Turns texts into vectors. Subclasses implement ``encode`` and ``name``.
 
-    It doubles as Kura 0.5's ``BaseEmbeddingModel`` (async ``embed`` returning lists, ``slug()``),
-    so an embedder written for either API works in both.
+    An object written for Kura 0.5 (async ``embed`` returning lists) works too, through
+    :func:`encode_any`; ``kura.compat`` gives Kura 0.5's classes their old methods.
     """
 
     #: Texts per call to the model; the pipeline caches vectors item by item around it.
@@ -33,33 +33,6 @@ class Embedder(Component, ABC):
         default embeds all or raises.
         """
         return dict(enumerate(self.encode(texts))), {}
-
-    def slug(self) -> str:
-        return self.name
-
-    async def embed(self, texts: list[str]) -> list[list[float]]:
-        if not texts:
-            return []
-        vectors = await asyncio.to_thread(self.encode, texts)
-        return vectors.tolist()
-
-
-class BaseEmbeddingModel(Embedder):
-    """Kura 0.5's name for an embedder that implements only the async ``embed``.
-
-    Subclass it the Kura 0.5 way (``async def embed`` and ``def slug``); ``encode`` then runs
-    your ``embed`` so the rest of Kura can use it.
-    """
-
-    @property
-    def name(self) -> str:
-        return self.slug()
-
-    def slug(self) -> str:  # Kura 0.5 made this abstract; a class name is a safe default.
-        return type(self).__name__
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        return normalise(np.asarray(run_sync(self.embed(texts)), dtype=np.float32))
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:

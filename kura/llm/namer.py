@@ -37,7 +37,6 @@ class LLMClusterNamer(ClusterNamer):
         max_contrastive: int = 10,
         max_output_tokens: int = 400,
         stage: str = "clusters",
-        checkpoint_filename: str = "clusters",
     ):
         self.llm = get_llm(llm)
         self.prompt = prompt
@@ -46,7 +45,6 @@ class LLMClusterNamer(ClusterNamer):
         self.max_contrastive = max_contrastive
         self.max_output_tokens = max_output_tokens
         self.stage = stage
-        self.checkpoint_filename = checkpoint_filename
 
     @property
     def name(self) -> str:

@@ -42,7 +42,6 @@ class LLMSummariser(Summariser):
         temperature: float = 0.2,
         max_input_tokens: int = 8000,
         max_output_tokens: int = 600,
-        checkpoint_filename: str = "summaries",
     ):
         self.llm = get_llm(llm)
         self.prompt = prompt
@@ -50,7 +49,6 @@ class LLMSummariser(Summariser):
         self.temperature = temperature
         self.max_input_tokens = max_input_tokens
         self.max_output_tokens = max_output_tokens
-        self.checkpoint_filename = checkpoint_filename
 
     @property
     def max_concurrency(self) -> int:  # type: ignore[override]

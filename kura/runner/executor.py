@@ -58,4 +58,3 @@ class InProcess(Executor):
         finally:  # the consumer stopped early (an error, a kill): leave nothing running
             for task in pending:
                 task.cancel()
-

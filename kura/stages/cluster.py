@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
@@ -26,16 +25,6 @@ class Clusterer(Component, ABC):
     @abstractmethod
     def fit_predict(self, vectors: np.ndarray) -> np.ndarray:
         """Labels 0..k-1, one per row."""
-
-    def cluster(self, items: Sequence[dict[str, Any]]) -> dict[int, list[Any]]:
-        """Kura 0.5's interface: ``[{"embedding": [...], "item": x}, ...]`` -> ``{label: [x, ...]}``."""
-        if not items:
-            return {}
-        labels = self.fit_predict(np.asarray([i["embedding"] for i in items], dtype=np.float32))
-        groups: dict[int, list[Any]] = {}
-        for label, item in zip(labels, items):
-            groups.setdefault(int(label), []).append(item["item"])
-        return groups
 
 
 class KMeansClusterer(Clusterer):

@@ -54,17 +54,11 @@ class HierarchyBuilder(Component, ABC):
     """Turns base clusters into a tree; returns every cluster with ``parent_id`` set."""
 
     uses_llm: bool = False
-    checkpoint_filename: str = "meta_clusters"
 
     def __init__(self, *, top_clusters: int | None = None, levels: int | None = None, seed: int = 0):
         self.top_clusters = top_clusters
         self.levels = levels
         self.seed = seed
-
-    @property
-    def max_clusters(self) -> int:
-        """Kura 0.5's name for the number of top-level clusters."""
-        return self.top_clusters or 10
 
     @abstractmethod
     async def build(self, base: LevelInput) -> list[Cluster]:

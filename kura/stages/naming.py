@@ -36,8 +36,6 @@ class ClusterNamer(Component, ABC):
     """Names every group of one level (all at once, so names can be contrasted)."""
 
     uses_llm: bool = False
-    checkpoint_filename: str = "clusters"
-    not_fingerprinted = frozenset({"checkpoint_filename"})
 
     @abstractmethod
     async def name_groups(self, groups: list[ClusterGroup]) -> list[GeneratedCluster]:

@@ -12,7 +12,6 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-from typing import Any
 
 from kura.runner.executor import Executor, InProcess
 from kura.runner.params import Component
@@ -33,24 +32,10 @@ class Summariser(Component, ABC):
     max_concurrency: int = 50
     #: False for summarisers that read no language model (the output says which mode ran).
     uses_llm: bool = False
-    checkpoint_filename: str = "summaries"
-    not_fingerprinted = frozenset({"checkpoint_filename"})
 
     @abstractmethod
     async def summarise_one(self, conversation: Conversation) -> GeneratedSummary:
         """Summarise one conversation; raise on failure (the engine records it)."""
-
-    async def summarise(
-        self, conversations: list[Conversation], *args: Any, **kwargs: Any
-    ) -> list[ConversationSummary]:
-        """Kura 0.5's ``BaseSummaryModel.summarise``: every conversation, in order, no cache."""
-        failures: list[Failure] = []
-        summaries = await summarise_stream(conversations, self, failures=failures)
-        if failures:
-            from kura.errors import StageError
-
-            raise StageError("summarise", f"{len(failures)} conversations failed, first: {failures[0]['error']}")
-        return summaries
 
 
 def to_conversation_summary(
