@@ -10,6 +10,7 @@ a chat message, the root run's own ``inputs`` and ``outputs`` are used (a questi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,7 +50,7 @@ def record_steps(run: dict, location: str) -> Iterator[Step | Problem]:
 
 def _run_steps(run: dict, trace_id: str, location: str, depth: int) -> Iterator[Step | Problem]:
     start, end = utc_time(run.get("start_time")), utc_time(run.get("end_time"))
-    extra = mapping(run.get("extra"))
+    extra = _object(run.get("extra"))
     metadata = mapping(extra.get("metadata"))
     root = not run.get("parent_run_id")
     llm = run.get("run_type") == "llm"
@@ -75,7 +76,7 @@ def _run_steps(run: dict, trace_id: str, location: str, depth: int) -> Iterator[
         }
     if run.get("error"):
         step.metadata["error"] = str(run["error"])
-    step.scores = _feedback(run.get("feedback_stats"))
+    step.scores = _feedback(_object(run.get("feedback_stats")))
     if llm or root or step.scores or run.get("error"):
         yield step
     for number_, child in enumerate(run.get("child_runs") or []):
@@ -83,10 +84,20 @@ def _run_steps(run: dict, trace_id: str, location: str, depth: int) -> Iterator[
             yield from _run_steps(child, trace_id, f"{location} child run {number_ + 1}", depth + 1)
 
 
+def _object(value: Any) -> dict:
+    """A nested field as an object: Parquet exports hold them as JSON text."""
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return mapping(value)
+
+
 def _model(run: dict, extra: dict, metadata: dict) -> str | None:
     params = mapping(extra.get("invocation_params"))
-    outputs = mapping(run.get("outputs"))
-    inputs = mapping(run.get("inputs"))
+    outputs = _object(run.get("outputs"))
+    inputs = _object(run.get("inputs"))
     for value in (
         outputs.get("model"),
         params.get("model"),
@@ -104,7 +115,7 @@ def _tokens(run: dict) -> tuple[int | None, int | None]:
     prompt, completion = whole(run.get("prompt_tokens")), whole(run.get("completion_tokens"))
     if prompt is not None or completion is not None:
         return prompt, completion
-    outputs = mapping(run.get("outputs"))
+    outputs = _object(run.get("outputs"))
     usage = outputs.get("usage_metadata") or outputs.get("usage") or {}
     if isinstance(usage, dict):
         return (

@@ -74,3 +74,22 @@ def test_a_run_without_a_trace_costs_only_itself(tmp_path):
     assert report.files[0].issues == [
         "runs.jsonl line 2: the run has no 'trace_id' (and is not a root run with an 'id')"
     ]
+
+
+def test_rows_of_a_parquet_export_are_grouped_like_json(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # The bulk export writes runs as Parquet rows; nested fields arrive as JSON text.
+    nested = ("inputs", "outputs", "extra", "feedback_stats")
+    rows = [{k: json.dumps(v) if k in nested else v for k, v in run.items() if k != "tags"} for run in _runs()[-2:]]
+    names = sorted({key for row in rows for key in row})
+    table = pa.table({name: [None if row.get(name) is None else str(row[name]) for row in rows] for name in names})
+    path = tmp_path / "runs.parquet"
+    pq.write_table(table, path)
+    (conversation,) = load_conversations(path)
+    flat = load_conversations(fixture("langsmith_runs.jsonl"))[-1]
+    assert conversation.chat_id == flat.chat_id and conversation.metadata["scores"] == flat.metadata["scores"]
+    assert [(m.role, m.content, m.created_at) for m in conversation.messages] == [
+        (m.role, m.content, m.created_at) for m in flat.messages
+    ]
