@@ -85,4 +85,5 @@ def test_help_and_formats():
     assert all(
         name in formats.stdout
         for name in ["claude", "chatgpt", "sharegpt", "openai", "kura", "hh-rlhf", "csv", "parquet"]
+        + ["langfuse", "langsmith", "otel", "openai-log", "anthropic-log"]
     )

@@ -6,7 +6,8 @@
     FORMATS / detect_format(path)  the format names, and the one a file is in
     parse_column_map("id=conv,role=speaker,content=text")  the command line's --columns
 
-One module per format (claude, chatgpt, sharegpt, openai, kura_dump, hh_rlhf, tabular, hf);
+One module per format (claude, chatgpt, sharegpt, openai, kura_dump, hh_rlhf, tabular, hf, langfuse,
+langsmith, otel, openai_log, anthropic_log; traces and chat_values hold what the trace formats share);
 docs/formats.md says how each field of each format is read.
 """
 

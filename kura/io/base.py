@@ -398,6 +398,11 @@ def require(record: dict, key: str, kind: type) -> Any:
     return value
 
 
+def mapping(value: Any) -> dict:
+    """``value`` when it is an object, else an empty one (logged fields are often null)."""
+    return value if isinstance(value, dict) else {}
+
+
 def first_present(record: dict, keys: tuple[str, ...]) -> Any:
     for key in keys:
         value = record.get(key)

@@ -77,12 +77,16 @@ def _messages(raw: dict, role: Role) -> list[Message]:
     if isinstance(content, list) and content:
         for block in content:
             if isinstance(block, dict):
-                segments.extend(_block(block, role))
+                segments.extend(block_segments(block, role))
     if not any(text.strip() for _, text in segments) and isinstance(raw.get("text"), str):
         segments = [(role, raw["text"])]  # older exports: only 'text'
     if role == "user":
         segments.extend((role, extra) for extra in _attachments(raw))
-    # Consecutive segments of the same role form one message.
+    return segments_to_messages(segments, created_at)
+
+
+def segments_to_messages(segments: list[tuple[Role, str]], created_at: datetime | None) -> list[Message]:
+    """Consecutive segments of the same role form one message; empty ones are dropped."""
     merged: list[tuple[Role, str]] = []
     for segment_role, text in segments:
         if not text.strip():
@@ -94,18 +98,20 @@ def _messages(raw: dict, role: Role) -> list[Message]:
     return [Message(created_at=created_at, role=r, content=text) for r, text in merged]
 
 
-def _block(block: dict, role: Role) -> list[tuple[Role, str]]:
+def block_segments(block: dict, role: Role) -> list[tuple[Role, str]]:
+    """One content block as (role, text) segments: tool results speak as ``tool``, thinking is left out."""
     kind = block.get("type")
     if kind == "text":
         return [(role, str(block.get("text") or ""))]
     if kind == "tool_use":
-        return [("assistant", _tool_use(block))]
+        return [("assistant", tool_use_text(block))]
     if kind == "tool_result":
-        return [("tool", _tool_result(block))]
+        return [("tool", tool_result_text(block))]
     return []  # thinking, and block types added after this was written
 
 
-def _tool_use(block: dict) -> str:
+def tool_use_text(block: dict) -> str:
+    """``[tool call: NAME]`` and the input, one ``key: value`` per line (also read by anthropic_log)."""
     lines = [f"[tool call: {block.get('name') or 'tool'}]"]
     tool_input = block.get("input")
     if isinstance(tool_input, dict):
@@ -120,7 +126,8 @@ def _tool_use(block: dict) -> str:
     return "\n".join(lines)
 
 
-def _tool_result(block: dict) -> str:
+def tool_result_text(block: dict) -> str:
+    """``[tool result: NAME]`` (``(error)`` when ``is_error``) and the text of the result."""
     content = block.get("content")
     if isinstance(content, list):
         text = "\n".join(str(part.get("text") or "") for part in content if isinstance(part, dict))

@@ -10,7 +10,7 @@ from typing import Any
 from kura.errors import InputError
 from kura.io import hf, tabular
 from kura.io.base import Problem, Source, check_path, explain_unreadable, iter_records, read_head
-from kura.io.records import RECORD_FORMATS, match_record
+from kura.io.records import RECORD_FORMATS, TRACE_FORMATS, match_record
 
 FORMATS: dict[str, str] = {
     "claude": RECORD_FORMATS["claude"].DESCRIPTION,
@@ -19,6 +19,9 @@ FORMATS: dict[str, str] = {
     "openai": RECORD_FORMATS["openai"].DESCRIPTION,
     "kura": RECORD_FORMATS["kura"].DESCRIPTION,
     "hh-rlhf": RECORD_FORMATS["hh-rlhf"].DESCRIPTION,
+    **{name: module.DESCRIPTION for name, module in TRACE_FORMATS.items()},
+    "openai-log": RECORD_FORMATS["openai-log"].DESCRIPTION,
+    "anthropic-log": RECORD_FORMATS["anthropic-log"].DESCRIPTION,
     "csv": tabular.CSV_DESCRIPTION,
     "parquet": tabular.PARQUET_DESCRIPTION,
     "hf": hf.DESCRIPTION,

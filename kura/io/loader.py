@@ -19,7 +19,7 @@ from kura.errors import InputError
 from kura.io import hf, tabular
 from kura.io.base import Item, Problem, Source, check_path, read_record_file
 from kura.io.detect import FORMATS, detect_source, file_kind, format_names
-from kura.io.records import RECORD_FORMATS
+from kura.io.records import RECORD_FORMATS, TRACE_FORMATS
 from kura.io.report import FileReport, LoadReport
 from kura.types.conversation import Conversation
 
@@ -153,12 +153,14 @@ def _wanted(path: Path, format: str) -> bool:
         return False
     if format in ("auto", kind):
         return True
-    return kind == "json" and format in RECORD_FORMATS
+    return kind == "json" and (format in RECORD_FORMATS or format in TRACE_FORMATS)
 
 
 def reader_for(format: str) -> Reader:
     if format in RECORD_FORMATS:
         return partial(read_record_file, parse=RECORD_FORMATS[format].parse)
+    if format in TRACE_FORMATS:
+        return TRACE_FORMATS[format].read
     readers: dict[str, Reader] = {"csv": tabular.read_csv, "parquet": tabular.read_parquet, "hf": hf.read}
     return readers[format]
 

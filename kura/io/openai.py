@@ -9,6 +9,7 @@ other top-level field (``label``...) goes to metadata.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from kura.io.base import RecordContext, RecordError, chat_id_from, normalise_role, parse_time, plain, require
@@ -61,7 +62,7 @@ def parse_message(raw: Any, number: int) -> Message | None:
     text = content_text(raw.get("content"), number)
     calls = raw.get("tool_calls") or ([raw["function_call"]] if raw.get("function_call") else [])
     if calls:
-        text = "\n\n".join(filter(None, [text, *(_call_text(call) for call in calls)]))
+        text = "\n\n".join(filter(None, [text, *(call_text(call) for call in calls)]))
     if not text.strip():
         return None
     return Message(created_at=parse_time(raw.get("created_at")), role=role, content=text)
@@ -89,12 +90,16 @@ def content_text(content: Any, number: int) -> str:
     raise RecordError(f"message {number}: 'content' should be a string or a list of parts")
 
 
-def _call_text(call: Any) -> str:
+def call_text(call: Any) -> str:
+    """``[tool call: NAME]`` and the arguments, for OpenAI's ``{function: {name, arguments}}``, a bare
+    ``{name, arguments}`` (OpenTelemetry) or LangChain's ``{name, args}``."""
     if not isinstance(call, dict):
         return ""
     function = call.get("function")
     if not isinstance(function, dict):
         function = call
     name = function.get("name") or "tool"
-    arguments = function.get("arguments")
+    arguments = function.get("arguments", function.get("args"))
+    if isinstance(arguments, (dict, list)):
+        arguments = json.dumps(arguments, ensure_ascii=False) if arguments else None
     return f"[tool call: {name}]\n{arguments}" if arguments not in (None, "", "{}") else f"[tool call: {name}]"

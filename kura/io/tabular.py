@@ -21,6 +21,7 @@ from kura.io.base import (
     Item,
     Loaded,
     Problem,
+    Record,
     RecordContext,
     RecordError,
     Source,
@@ -31,7 +32,7 @@ from kura.io.base import (
     parse_time,
     plain,
 )
-from kura.io.records import RECORD_FORMATS, match_record
+from kura.io.records import RECORD_FORMATS, TRACE_FORMATS, match_record
 from kura.types.conversation import Conversation, Message
 
 CSV_DESCRIPTION = "CSV/TSV table: a row per message (with a role column) or per conversation; see columns"
@@ -123,6 +124,11 @@ def read_rows(source: Source, names: list[str], rows: Iterable[Row]) -> Iterator
     if first is None:
         raise InputError("has no rows", path=str(source.path), location=source.name)
     record_format = match_record(first[2]) if source.columns is None else None
+    if record_format in TRACE_FORMATS:
+        # Rows of a trace export (LangSmith's bulk export is Parquet): grouped as in a JSON file.
+        records = (Record(index, location, values) for index, location, values in _chain(first, rows))
+        yield from TRACE_FORMATS[record_format].read_records(source, records)
+        return
     if record_format is not None:
         parser = RECORD_FORMATS[record_format].parse
         for index, location, values in _chain(first, rows):

@@ -10,10 +10,26 @@ from io_data import fixture, shared
 
 from kura.errors import InputError
 from kura.io import FORMATS, detect_format, load_conversations
+from kura.io.records import RECORD_FORMATS, TRACE_FORMATS
 
 
 def test_format_names():
-    assert list(FORMATS) == ["claude", "chatgpt", "sharegpt", "openai", "kura", "hh-rlhf", "csv", "parquet", "hf"]
+    assert list(FORMATS) == [
+        "claude",
+        "chatgpt",
+        "sharegpt",
+        "openai",
+        "kura",
+        "hh-rlhf",
+        "langfuse",
+        "langsmith",
+        "otel",
+        "openai-log",
+        "anthropic-log",
+        "csv",
+        "parquet",
+        "hf",
+    ]
     assert all(isinstance(d, str) and d for d in FORMATS.values())
 
 
@@ -28,6 +44,27 @@ def test_real_samples_and_fixtures():
     assert detect_format(fixture("sharegpt_oasst.json")) == "sharegpt"
     assert detect_format(fixture("sharegpt_oasst.jsonl")) == "sharegpt"
     assert detect_format(fixture("oasst_messages.csv")) == "csv"
+
+
+PRODUCTION_LOGS = {
+    "langfuse_trace_langgraph.json": "langfuse",
+    "langfuse_traces.jsonl": "langfuse",
+    "langsmith_runs.jsonl": "langsmith",
+    "otel_genai_spans.jsonl": "otel",
+    "openai_chat_log.jsonl": "openai-log",
+    "anthropic_messages_log.jsonl": "anthropic-log",
+}
+
+
+@pytest.mark.parametrize("name, expected", PRODUCTION_LOGS.items())
+def test_production_logs_are_told_apart(name, expected):
+    assert detect_format(fixture(name)) == expected
+    # Every record of each file matches its own format and no other: the record formats are tried
+    # first, so a log must not look like one of them (a request log's messages sit in 'request').
+    text = fixture(name).read_text()
+    records = [json.loads(text)] if name.endswith(".json") else [json.loads(line) for line in text.splitlines()]
+    for record in records:
+        assert [n for n, m in {**RECORD_FORMATS, **TRACE_FORMATS}.items() if m.matches(record)] == [expected]
 
 
 @pytest.mark.parametrize(
@@ -68,7 +105,8 @@ def test_unknown_content_lists_the_formats(tmp_path):
     assert message.startswith(
         "domains.json: cannot tell the format: the first record has the keys 'domain', 'intents'."
     )
-    assert "claude, chatgpt, sharegpt, openai, kura, hh-rlhf, csv, parquet, hf" in message and "--format" in message
+    assert "claude, chatgpt, sharegpt, openai, kura, hh-rlhf, langfuse, langsmith, otel" in message
+    assert "--format" in message
 
 
 def test_kura_checkpoints_are_named(tmp_path):

@@ -145,7 +145,8 @@ def test_folders_are_read_recursively_in_sorted_order(tmp_path):
         "b/two.jsonl: 1 conversation (openai)",
         "c.json.gz: 1 conversation (openai)",
         "domains.json: not read: cannot tell the format: the first record has the keys 'banking'. Pass the format: one of "
-        "claude, chatgpt, sharegpt, openai, kura, hh-rlhf, csv, parquet, hf (command line: --format NAME)",
+        "claude, chatgpt, sharegpt, openai, kura, hh-rlhf, langfuse, langsmith, otel, openai-log, anthropic-log, "
+        "csv, parquet, hf (command line: --format NAME)",
         "empty.jsonl: not read: the file is empty",
         "total: 3 conversations from 3 files, 2 files not read",
     ]
