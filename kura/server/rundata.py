@@ -13,6 +13,7 @@ import json
 import math
 import threading
 from collections.abc import Iterator, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from kura.server.fields import Field, b64, code_array, encode_date, facet_fields
 from kura.server.search import TextIndex, parse_query
 from kura.store import artifacts
 from kura.store.conversation_index import index_conversations
+from kura.types import Cluster
+from kura.types.tree import ClusterTree
 
 #: The columns of a row the page shows in lists and the conversation view.
 ROW_FIELDS = (
@@ -139,15 +142,17 @@ class RunData:
 
     def rows_in_cluster(self, cluster_id: str) -> np.ndarray:
         """Row numbers of the conversations anywhere under ``cluster_id``."""
-        wanted = self.cluster_index[cluster_id]
-        parents = [self.cluster_index.get(p, -1) if p else -1 for p in self.clusters["parent_id"]]
-        under = np.zeros(len(parents) + 1, dtype=bool)  # the extra slot is "no cluster" (-1)
-        for c in range(len(parents)):
-            node, seen = c, 0
-            while node >= 0 and node != wanted and seen <= len(parents):
-                node, seen = parents[node], seen + 1
-            under[c] = node == wanted
+        under = np.zeros(len(self.cluster_index) + 1, dtype=bool)  # the extra slot is "no cluster" (-1)
+        under[[self.cluster_index[c] for c in self.tree.under(cluster_id)]] = True
         return np.flatnonzero(under[self.base])
+
+    @cached_property
+    def tree(self) -> ClusterTree[Cluster]:
+        c = self.clusters
+        return ClusterTree(
+            Cluster(id=i, name=n, description="", slug="", chat_ids=[], parent_id=p)
+            for i, n, p in zip(c["id"], c["name"], c["parent_id"])
+        )
 
     # -- search ----------------------------------------------------------------------------------
     def search(self, query: str) -> np.ndarray:
