@@ -60,3 +60,15 @@ def test_conversations_without_times_have_empty_created_at(tmp_path: Path) -> No
     kura.run(ROOT.parent / "data" / "oasst_en100.jsonl", out, embedder="hashing", projector="pca")
     times = _exported_times(out)
     assert len(times) == 100 and set(times.values()) == {None}  # OpenAssistant rows carry no time
+
+
+def test_a_re_run_with_only_new_times_writes_the_new_times(tmp_path: Path) -> None:
+    rows = [json.loads(line) for line in (ROOT.parent / "data" / "oasst_en100.jsonl").read_text().splitlines()]
+    source = tmp_path / "timed.jsonl"
+    out = tmp_path / "run"
+    for day in (1, 2):
+        with open(source, "w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps({**row, "created_at": f"2026-01-0{day}T12:00:00Z"}) + "\n")
+        kura.run(source, out, embedder="hashing", projector="pca")
+        assert {t.day for t in _exported_times(out).values()} == {day}

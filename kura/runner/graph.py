@@ -389,7 +389,8 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         name="export",
         label="Writing tables",
-        inputs=("embed", "hierarchy", "map"),
+        # summarise too: the tables carry what only the loaded conversations hold (creation times).
+        inputs=("summarise", "embed", "hierarchy", "map"),
         components=(),
         outputs=(artifacts.MAP, artifacts.CONVERSATION_TABLE, artifacts.CLUSTER_TABLE),
         compute=export,
