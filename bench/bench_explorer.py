@@ -187,19 +187,21 @@ def build_run(out: Path, n: int, seed: int = 0) -> float:
     store.write_models("dimensionality.jsonl", projected)
     write_parquet_exports(store, summaries, projected, points)
     store.write_failures([])
-    store.meta.update(
-        mode="language model (synthetic facets for the explorer benchmark)",
-        settings={"built_by": "bench/bench_explorer.py", "seed": seed},
-        inputs=[{"name": "clinc150.jsonl", "format": "synthetic", "loaded": n, "skipped": 0}],
-        counts=dict(
-            conversations_loaded=n,
-            records_skipped=0,
-            summarised=n,
-            failed=0,
-            base_clusters=len(base),
-            clusters=len(tree),
-            top_clusters=len(top),
-        ),
+    store.meta = store.meta.model_copy(  # RunMeta is a pydantic model, not a dict
+        update=dict(
+            mode="language model (synthetic facets for the explorer benchmark)",
+            settings={"built_by": "bench/bench_explorer.py", "seed": seed},
+            inputs=[{"name": "clinc150.jsonl", "format": "synthetic", "loaded": n, "skipped": 0}],
+            counts=dict(
+                conversations_loaded=n,
+                records_skipped=0,
+                summarised=n,
+                failed=0,
+                base_clusters=len(base),
+                clusters=len(tree),
+                top_clusters=len(top),
+            ),
+        )
     )
     store.save_meta()
     store.close()

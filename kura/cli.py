@@ -258,6 +258,9 @@ def formats() -> None:
 from kura.server.commands import register as _register_server_commands  # noqa: E402  (needs `app` defined)
 
 _register_server_commands(app)
+from kura.commands.trends import register as _register_trends  # noqa: E402
+
+_register_trends(app)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,4 +47,56 @@ def clinc_slice(per_intent: int, *, offset: int = 0) -> list[dict]:
         taken[row["label"]] = seen + 1
         if offset <= seen < offset + per_intent:
             rows.append(row)
+    return rows
+
+
+# -- timestamps by schedule ----------------------------------------------------------------------------
+#: The first day of the schedule (a Monday, so weeks start on the schedule's first day).
+SCHEDULE_START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+def timed_clinc(
+    per_intent: int,
+    *,
+    weeks: int = 12,
+    rising: str | None = None,
+    rising_rows: int = 0,
+    undated: int = 0,
+    seed: int = 0,
+) -> list[dict]:
+    """CLINC150 rows with a ``created_at`` assigned by a documented schedule (CLINC has no time).
+
+    - ``per_intent`` rows of every intent (``clinc_slice``), each at a time drawn uniformly over
+      ``weeks`` weeks from ``SCHEDULE_START``: every intent's share is the same in every period
+      up to chance (the null schedule).
+    - ``rising``: that intent gets ``rising_rows`` rows instead, placed increasingly late: a
+      time ``span * sqrt(u)`` has density proportional to the time since the start, so its
+      expected count per week grows linearly from zero (its share rises, nothing else is planted).
+    - ``undated``: that many rows, spread over the intents, lose their time.
+
+    Records are OpenAI-format JSONL rows (``id``, ``messages``, ``label``, ``created_at``).
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    span = weeks * 7 * 86400.0
+    wanted = {label: per_intent for label in {json.loads(line)["label"] for line in clinc_lines()}}
+    if rising is not None:
+        if rising not in wanted:
+            raise ValueError(f"{rising!r} is not a CLINC150 intent")
+        wanted[rising] = rising_rows
+    rows: list[dict] = []
+    taken: dict[str, int] = {}
+    for line in clinc_lines():
+        row = json.loads(line)
+        seen = taken.get(row["label"], 0)
+        if seen < wanted[row["label"]]:
+            taken[row["label"]] = seen + 1
+            rows.append(row)
+    for row in rows:
+        u = rng.random()
+        offset = span * (np.sqrt(u) if row["label"] == rising else u)
+        row["created_at"] = (SCHEDULE_START + timedelta(seconds=float(offset))).isoformat()
+    for i in rng.choice(len(rows), size=undated, replace=False):
+        del rows[int(i)]["created_at"]
     return rows

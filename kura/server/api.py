@@ -6,6 +6,8 @@ GET  /api/runs/{run}/columns            per-conversation typed arrays: map posit
 GET  /api/runs/{run}/summaries          summaries, paged: ?offset=&limit= (with ?cluster= and ?q=), or ?rows=3,17
 GET  /api/runs/{run}/conversation?id=   one conversation with its summary and cluster path
 GET  /api/runs/{run}/search?q=          rows matching a text search, as a bit set
+GET  /api/runs/{run}/trends?by=&level=&cluster=   shares per period and rising/falling clusters
+POST /api/runs/{run}/trends             the same over the rows of a bit mask (the page's filters)
 GET  /api/options                       what the upload form offers, and the size limit
 POST /api/jobs                          upload files and start a run (multipart)
 GET  /api/jobs, /api/jobs/{id}          runs started here, with progress
@@ -23,6 +25,7 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
 from kura.errors import KuraError
@@ -31,6 +34,7 @@ from kura.server.jobs import Job, Jobs, RunSettings, options
 from kura.server.rundata import RunData
 from kura.server.runs import RunRegistry
 from kura.server.search import parse_query
+from kura.server.trends import decode_mask, trends_payload
 from kura.server.uploads import MAX_FILES, UploadTooLarge, limited_receive, run_name, save_uploads, too_large
 
 MAX_PAGE = 200
@@ -38,6 +42,15 @@ MAX_PAGE = 200
 #: POSTs must carry this header. A browser only sends custom headers cross-origin after a CORS
 #: preflight, which this server never approves, so no other web page can start runs here.
 CSRF_HEADER = "x-kura-request"
+
+
+class TrendsQuery(BaseModel):
+    """What the time view asks for: ``mask`` is the rows to count (packed bits, base64), if any."""
+
+    by: str = "week"
+    level: int | None = None
+    cluster: str | None = None
+    mask: str | None = None
 
 
 def _json(body: bytes) -> Response:
@@ -60,6 +73,8 @@ class Api:
         r.add_api_route("/runs/{run}/summaries", self.summaries, methods=["GET"])
         r.add_api_route("/runs/{run}/conversation", self.conversation, methods=["GET"])
         r.add_api_route("/runs/{run}/search", self.search, methods=["GET"])
+        r.add_api_route("/runs/{run}/trends", self.trends, methods=["GET"])
+        r.add_api_route("/runs/{run}/trends", self.filtered_trends, methods=["POST"])
         r.add_api_route("/options", self.options, methods=["GET"])
         r.add_api_route("/jobs", self.start_job, methods=["POST"], status_code=202)
         r.add_api_route("/jobs", self.list_jobs, methods=["GET"])
@@ -135,6 +150,28 @@ class Api:
             "count": int(mask.sum()),
             "mask": b64(np.packbits(mask, bitorder="little")),
         }
+
+    def trends(
+        self,
+        run: str,
+        by: str = Query("week", description="day, week or month"),
+        level: int | None = Query(None, description="Tree level, 0 = top (default: base clusters)."),
+        cluster: str | None = Query(None, description="Also the series of this cluster, at its own level."),
+    ) -> dict[str, Any]:
+        return self._trends(run, TrendsQuery(by=by, level=level, cluster=cluster))
+
+    def filtered_trends(self, run: str, query: TrendsQuery, request: Request) -> dict[str, Any]:
+        if request.headers.get(CSRF_HEADER) != "1":
+            raise HTTPException(403, f"missing header {CSRF_HEADER}: 1 (sent by the page; add it when scripting)")
+        return self._trends(run, query)
+
+    def _trends(self, run: str, query: TrendsQuery) -> dict[str, Any]:
+        data = self._run(run)
+        try:
+            mask = decode_mask(query.mask, data.size) if query.mask is not None else None
+            return trends_payload(data, by=query.by, level=query.level, cluster=query.cluster, mask=mask)
+        except KuraError as exc:
+            raise HTTPException(422, self._hide_paths(str(exc))) from None
 
     # -- runs from the browser ---------------------------------------------------------------------
     def options(self) -> dict[str, Any]:

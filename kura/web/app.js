@@ -19,7 +19,8 @@ function parseHash(hash) {
   const params = new URLSearchParams((hash || "").replace(/^#/, ""));
   const state = { run: params.get("run") || "", cluster: params.get("cluster") || "", conv: params.get("conv") || "",
     q: params.get("q") || "", colour: params.get("colour") || DEFAULT_COLOUR, sort: params.get("sort") === "name" ? "name" : "size",
-    filters: {}, ranges: {} };
+    filters: {}, ranges: {}, view: params.get("view") || "", by: ["day", "month"].includes(params.get("by")) ? params.get("by") : "week",
+    tlevel: params.get("tlevel") || "" };
   for (const [key, value] of params) {
     if (key.startsWith("f.")) (state.filters[key.slice(2)] ||= []).push(value);
     else if (key.startsWith("r.")) {
@@ -40,6 +41,9 @@ function formatHash(state) {
   for (const [key, [lo, hi]] of Object.entries(state.ranges)) params.append(`r.${key}`, `${isFinite(lo) ? lo : ""}..${isFinite(hi) ? hi : ""}`);
   if (state.colour !== DEFAULT_COLOUR) params.set("colour", state.colour);
   if (state.sort !== "size") params.set("sort", state.sort);
+  if (state.view) params.set("view", state.view);
+  if (state.by !== "week") params.set("by", state.by);
+  if (state.tlevel) params.set("tlevel", state.tlevel);
   return "#" + params.toString();
 }
 
@@ -141,6 +145,7 @@ async function refresh() {
     App.map.setMarked(-1);
     App.detail.render({ run, cluster: c, scope, counts, filters: st.filters, ranges: st.ranges, filtered: !!active });
   }
+  if (App.trends) App.trends.update(st, { run, active, cluster: c });
   document.title = `${c >= 0 ? run.cluster.name[c] + " · " : ""}${run.name} · Kura`;
 }
 
@@ -306,6 +311,12 @@ async function boot() {
     onHoverRow: (row) => App.source.rows(App.run, [row]).then(([r]) => r.summary, () => null),
     onLegend: (item) => (item.cluster !== undefined ? selectCluster(item.cluster) : toggleValue(item.field, item.value)),
   });
+  if (App.source.trends) {
+    App.trends = new TrendsView(document.getElementById("time-view"), document.getElementById("map-toolbar"), App.source, {
+      onView: (view) => navigate({ view }, { push: true }), onSelect: (c) => selectCluster(c, false),
+      onBy: (by) => navigate({ by }, { push: true }), onLevel: (tlevel) => navigate({ tlevel }, { push: true }),
+    });
+  }
   const detailRoot = document.getElementById("detail");
   App.detail = new DetailView(detailRoot, App.source, {
     onSelect: (c) => selectCluster(c), onOpen: openConversation, onValue: toggleValue, onRange: setRange,

@@ -77,6 +77,13 @@ class ApiSource {
     for (let i = 0; i < run.n; i++) mask[i] = (bits[i >> 3] >> (i & 7)) & 1;
     return mask;
   }
+  /** Shares per period and rising/falling clusters (kura/analysis/trends.py) over the rows of mask. */
+  async trends(run, { by, level, cluster, mask }) {
+    return getJSON(runUrl(run.name, "/trends"), {
+      method: "POST", headers: { "Content-Type": "application/json", "X-Kura-Request": "1" },
+      body: JSON.stringify({ by, level, cluster: cluster || null, mask: mask ? packBits(mask) : null }),
+    });
+  }
   /** Upload files and start a run; onUpload(fraction) reports the upload itself. */
   startJob(form, onUpload) {
     return new Promise((resolve, reject) => {

@@ -71,6 +71,15 @@ function b64bytes(text) {
   return out;
 }
 
+/** A 0/1 array over rows as packed bits (least significant first) in base64: /search's encoding. */
+function packBits(mask) {
+  const bytes = new Uint8Array((mask.length + 7) >> 3);
+  for (let i = 0; i < mask.length; i++) if (mask[i]) bytes[i >> 3] |= 1 << (i & 7);
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return btoa(text);
+}
+
 /** {"u8"|"u16"|"u32"|"f32"|"f64": base64} -> the typed array it encodes. */
 function decodeArray(spec, key) {
   const types = { u8: Uint8Array, u16: Uint16Array, u32: Uint32Array, f32: Float32Array, f64: Float64Array };
