@@ -394,7 +394,7 @@ def wilson_interval(k: np.ndarray, n: np.ndarray, confidence: float = 0.95) -> t
         p = k / n
         centre = (p + z * z / (2 * n)) / (1 + z * z / n)
         half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return centre - half, centre + half
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
 
 
 def fisher_pvalues(k: np.ndarray, n: np.ndarray, total_k: int, total_n: int) -> np.ndarray:

@@ -6,6 +6,7 @@ GET  /api/runs/{run}/columns            per-conversation typed arrays: map posit
 GET  /api/runs/{run}/summaries          summaries, paged: ?offset=&limit= (with ?cluster= and ?q=), or ?rows=3,17
 GET  /api/runs/{run}/conversation?id=   one conversation with its summary and cluster path
 GET  /api/runs/{run}/search?q=          rows matching a text search, as a bit set
+GET  /api/runs/{run}/outcomes           per-cluster outcome statistics (kura.analysis.outcomes)
 GET  /api/options                       what the upload form offers, and the size limit
 POST /api/jobs                          upload files and start a run (multipart)
 GET  /api/jobs, /api/jobs/{id}          runs started here, with progress
@@ -28,6 +29,7 @@ from starlette.datastructures import UploadFile
 from kura.errors import KuraError
 from kura.server.fields import b64
 from kura.server.jobs import Job, Jobs, RunSettings, options
+from kura.server.outcomes import outcomes_json
 from kura.server.rundata import RunData
 from kura.server.runs import RunRegistry
 from kura.server.search import parse_query
@@ -60,6 +62,7 @@ class Api:
         r.add_api_route("/runs/{run}/summaries", self.summaries, methods=["GET"])
         r.add_api_route("/runs/{run}/conversation", self.conversation, methods=["GET"])
         r.add_api_route("/runs/{run}/search", self.search, methods=["GET"])
+        r.add_api_route("/runs/{run}/outcomes", self.outcomes, methods=["GET"])
         r.add_api_route("/options", self.options, methods=["GET"])
         r.add_api_route("/jobs", self.start_job, methods=["POST"], status_code=202)
         r.add_api_route("/jobs", self.list_jobs, methods=["GET"])
@@ -125,6 +128,13 @@ class Api:
         if found is None:
             raise HTTPException(404, f"no conversation {chat_id!r} in run {run!r}")
         return found
+
+    def outcomes(self, run: str) -> Response:
+        data = self._run(run)
+        try:
+            return _json(outcomes_json(data))
+        except KuraError as exc:
+            raise HTTPException(409, self._hide_paths(str(exc))) from None
 
     def search(self, run: str, q: str = Query("", max_length=1000)) -> dict[str, Any]:
         data = self._run(run)
