@@ -195,6 +195,11 @@ def tree(
     style: str = typer.Option("rich", help="rich, basic or enhanced (Kura 0.5's styles), or json."),
     depth: int | None = typer.Option(None, help="Show levels down to this depth only."),
     descriptions: bool = typer.Option(False, help="Show each cluster's description."),
+    outcome: str | None = typer.Option(
+        None,
+        "--outcome",
+        help="Show this outcome per cluster (see `kura outcomes`): mean or rate, ▲▼ when significant.",
+    ),
 ) -> None:
     """Print the cluster tree of a finished run again."""
     from kura.store import RunStore, artifacts, is_run_dir
@@ -211,8 +216,15 @@ def tree(
             f"{run_dir}: the run has no hierarchy yet (meta_clusters.jsonl): run `kura run` again to finish it"
         )
     clusters = store.read_models(artifacts.TREE, Cluster)
+    if outcome is not None and style != "rich":
+        raise KuraError("--outcome shows in the rich style only: leave out --style")
     if style == "rich":
-        out.print(rich_tree(clusters, max_depth=depth, descriptions=descriptions))
+        notes = None
+        if outcome is not None:
+            from kura.commands.outcomes import outcome_notes
+
+            notes = outcome_notes(run_dir, outcome)
+        out.print(rich_tree(clusters, max_depth=depth, descriptions=descriptions, notes=notes))
     elif style in ("basic", "enhanced"):
         out.print(escape(render_tree(clusters, style=style, max_depth=depth)), highlight=False)  # type: ignore[arg-type]
     elif style == "json":
@@ -261,6 +273,10 @@ _register_server_commands(app)
 from kura.commands.trends import register as _register_trends  # noqa: E402
 
 _register_trends(app)
+
+from kura.commands.outcomes import register as _register_outcomes  # noqa: E402
+
+_register_outcomes(app)
 
 
 def main() -> None:

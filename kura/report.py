@@ -15,6 +15,7 @@ from typing import Any
 
 from kura.errors import InputError
 from kura.server.assets import report_page
+from kura.server.outcomes import outcomes_payload
 from kura.server.rundata import ROW_FIELDS, RunData
 from kura.store.run import is_run_dir
 
@@ -37,6 +38,7 @@ def report_data(run: RunData) -> dict[str, Any]:
         "format": FORMAT,
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "overview": run.overview(),
+        "outcomes": outcomes_payload(run),
         "columns": json.loads(run.columns_json()),
         "rows": rows,
         "paths": run.table.column("cluster_path").to_pylist(),

@@ -6,7 +6,7 @@ Names come from conversations, so they are printed as plain text, never as rich 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,9 +49,15 @@ def render_tree(
 
 
 def rich_tree(
-    clusters: Sequence[Cluster], *, max_depth: int | None = None, title: str | None = None, descriptions: bool = False
+    clusters: Sequence[Cluster],
+    *,
+    max_depth: int | None = None,
+    title: str | None = None,
+    descriptions: bool = False,
+    notes: Mapping[str, Text] | None = None,
 ) -> Tree:
-    """A rich ``Tree`` with counts and shares, colour by level."""
+    """A rich ``Tree`` with counts and shares, colour by level; ``notes`` adds a column per
+    cluster id (an outcome's value, see ``kura tree --outcome``)."""
     tree = ClusterTree(clusters)
     total = sum(len(r.chat_ids) for r in tree.roots) or 1
     colours = ["bold bright_cyan", "bright_green", "bright_yellow", "bright_magenta", "bright_blue"]
@@ -61,6 +67,8 @@ def rich_tree(
         label = Text(node.name, style=colours[min(depth - 1, len(colours) - 1)])
         label.append(f"  {len(node.chat_ids):,}", style="bold")
         label.append(f" ({len(node.chat_ids) / total:.1%})", style="dim")
+        if notes is not None and node.id in notes:
+            label.append("  ").append_text(notes[node.id])
         if descriptions and node.description:
             label.append("\n" + node.description, style="dim italic")
         branch = parent.add(label)

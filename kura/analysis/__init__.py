@@ -1,1 +1,1 @@
-"""Readers of a finished run directory that answer questions about it (trends over time, ...)."""
+"""Analyses of a finished run: trends over time, outcomes per cluster."""

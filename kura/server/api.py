@@ -8,6 +8,7 @@ GET  /api/runs/{run}/conversation?id=   one conversation with its summary and cl
 GET  /api/runs/{run}/search?q=          rows matching a text search, as a bit set
 GET  /api/runs/{run}/trends?by=&level=&cluster=   shares per period and rising/falling clusters
 POST /api/runs/{run}/trends             the same over the rows of a bit mask (the page's filters)
+GET  /api/runs/{run}/outcomes           per-cluster outcome statistics (kura.analysis.outcomes)
 GET  /api/options                       what the upload form offers, and the size limit
 POST /api/jobs                          upload files and start a run (multipart)
 GET  /api/jobs, /api/jobs/{id}          runs started here, with progress
@@ -31,6 +32,7 @@ from starlette.datastructures import UploadFile
 from kura.errors import KuraError
 from kura.server.fields import b64
 from kura.server.jobs import Job, Jobs, RunSettings, options
+from kura.server.outcomes import outcomes_json
 from kura.server.rundata import RunData
 from kura.server.runs import RunRegistry
 from kura.server.search import parse_query
@@ -75,6 +77,7 @@ class Api:
         r.add_api_route("/runs/{run}/search", self.search, methods=["GET"])
         r.add_api_route("/runs/{run}/trends", self.trends, methods=["GET"])
         r.add_api_route("/runs/{run}/trends", self.filtered_trends, methods=["POST"])
+        r.add_api_route("/runs/{run}/outcomes", self.outcomes, methods=["GET"])
         r.add_api_route("/options", self.options, methods=["GET"])
         r.add_api_route("/jobs", self.start_job, methods=["POST"], status_code=202)
         r.add_api_route("/jobs", self.list_jobs, methods=["GET"])
@@ -140,6 +143,13 @@ class Api:
         if found is None:
             raise HTTPException(404, f"no conversation {chat_id!r} in run {run!r}")
         return found
+
+    def outcomes(self, run: str) -> Response:
+        data = self._run(run)
+        try:
+            return _json(outcomes_json(data))
+        except KuraError as exc:
+            raise HTTPException(409, self._hide_paths(str(exc))) from None
 
     def search(self, run: str, q: str = Query("", max_length=1000)) -> dict[str, Any]:
         data = self._run(run)

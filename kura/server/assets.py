@@ -18,6 +18,7 @@ STYLES = ["app.css"]
 SCRIPTS = [
     "util.js",
     "run.js",
+    "outcomes.js",
     "sources.js",
     "map.js",
     "tree.js",

@@ -310,3 +310,17 @@ def metadata_fields(texts: Sequence[str | None], *, reserved: set[str]) -> list[
         if encoded is not None and encoded.present:
             out.append(encoded)
     return out
+
+
+def outcome_fields(table: pa.Table, chat_ids: Sequence[str], *, reserved: set[str]) -> list[Field]:
+    """The columns of ``outcomes.parquet`` (kura outcomes), in ``chat_ids`` order, to filter and colour by."""
+    rows = pc.index_in(pa.array(chat_ids, pa.string()), value_set=table.column("chat_id").combine_chunks())
+    out = []
+    for key in table.column_names:
+        if key == "chat_id":
+            continue
+        f = Field(key if key not in reserved else f"outcome.{key}", label_of(key), "number", "outcome")
+        encoded = encode_arrow(f, table.column(key).combine_chunks().take(rows))
+        if encoded is not None and encoded.present:
+            out.append(encoded)
+    return out

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kura.errors import InputError
-from kura.server.fields import Field, b64, code_array, encode_date, facet_fields, metadata_fields
+from kura.server.fields import Field, b64, code_array, encode_date, facet_fields, metadata_fields, outcome_fields
 from kura.server.search import TextIndex, parse_query
 from kura.store import artifacts
 from kura.store.conversation_index import index_conversations
@@ -186,6 +186,11 @@ class RunData:
         fields = facet_fields(self.table)
         reserved = {f.key for f in fields} | {"created_at"}
         fields += metadata_fields(self.table.column("metadata").to_pylist(), reserved=reserved)
+        outcomes = self.path / artifacts.OUTCOMES.file
+        if outcomes.exists():
+            import pyarrow.parquet as pq
+
+            fields += outcome_fields(pq.read_table(outcomes), self.chat_ids, reserved={f.key for f in fields})
         created = [self.created_at.get(c) for c in self.chat_ids]
         if any(created):
             fields.append(

@@ -134,7 +134,7 @@ class RunRegistry:
     def _stamp(path: Path) -> tuple:
         """Changes whenever a re-run rewrites the run, so the cache never serves stale data."""
         stats: list[tuple[int, int] | None] = []
-        for name in (SIDECAR, artifacts.CONVERSATION_TABLE.file, artifacts.CLUSTER_TABLE.file):
+        for name in (SIDECAR, artifacts.CONVERSATION_TABLE.file, artifacts.CLUSTER_TABLE.file, artifacts.OUTCOMES.file):
             try:
                 stat = (path / name).stat()
                 stats.append((stat.st_mtime_ns, stat.st_size))

@@ -18,7 +18,7 @@ const App = {
 function parseHash(hash) {
   const params = new URLSearchParams((hash || "").replace(/^#/, ""));
   const state = { run: params.get("run") || "", cluster: params.get("cluster") || "", conv: params.get("conv") || "",
-    q: params.get("q") || "", colour: params.get("colour") || DEFAULT_COLOUR, sort: params.get("sort") === "name" ? "name" : "size",
+    q: params.get("q") || "", colour: params.get("colour") || DEFAULT_COLOUR, sort: /^(name|outcome:.+)$/.test(params.get("sort") || "") ? params.get("sort") : "size",
     filters: {}, ranges: {}, view: params.get("view") || "", by: ["day", "month"].includes(params.get("by")) ? params.get("by") : "week",
     tlevel: params.get("tlevel") || "" };
   for (const [key, value] of params) {
@@ -247,7 +247,9 @@ function renderColourMenu(run) {
     levels.push(h("option", { value: `level:${level}`, text: label }));
   }
   const fields = run.fields.filter((f) => f.present > 0 && f.constant === null).map((f) => h("option", { value: `field:${f.key}`, text: f.label }));
-  menu.replaceChildren(h("optgroup", { label: "Clusters" }, levels), fields.length ? h("optgroup", { label: "Facets and metadata" }, fields) : null);
+  const outcomes = run.outcomes ? run.outcomes.list.map((o) => h("option", { value: `outcome:${o.key}`, text: o.label })) : [];
+  menu.replaceChildren(h("optgroup", { label: "Clusters" }, levels), outcomes.length ? h("optgroup", { label: "Outcome by cluster" }, outcomes) : null,
+    fields.length ? h("optgroup", { label: "Facets and metadata" }, fields) : null);
 }
 
 function toast(message) {

@@ -29,6 +29,8 @@ class DetailView {
       stat(fmtInt(filtered ? matching : size), filtered ? `of ${fmtInt(size)} match` : "conversations"),
       stat(fmtPct(size / run.n), "of all conversations"),
       children.length ? stat(fmtInt(children.length), c >= 0 ? "sub-clusters" : "top-level clusters") : stat("base", "cluster, no sub-clusters")));
+    const outcomes = outcomeSection(run, c);
+    if (outcomes) content.push(outcomes);
     if (children.some((k) => counts[k] > 0)) content.push(this._children(run, children, counts, matching));
     content.push(...this._breakdowns(state));
     const list = h("div", { class: "conversation-list" });
@@ -87,7 +89,8 @@ class DetailView {
     const note = missing.length
       ? h("p", { class: "notice", text: `${sentenceList(missing)} ${missing.length === 1 ? "is" : "are"} not computed in ${run.extractive ? "extractive mode (no language model)" : "this run"}.` })
       : null;
-    return [section("Facets", facets, note), section("Metadata", run.fields.filter((f) => f.source !== "facet"), null)].filter(Boolean);
+    return [section("Facets", facets, note), section("Metadata", run.fields.filter((f) => f.source !== "facet" && f.source !== "outcome"), null),
+      section("Outcome values", run.fields.filter((f) => f.source === "outcome"), null)].filter(Boolean);
   }
 
   async _page(list, rows, start, token) {

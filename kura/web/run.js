@@ -48,6 +48,7 @@ class Run {
   isBase(c) { return this.children[c].length === 0; }
 
   sorted(list, order, counts) {
+    if (order.startsWith("outcome:") && this.outcomes) return this.outcomes.sorted(list, order, this);
     const name = this.cluster.name;
     const size = counts || this.cluster.count;
     return [...list].sort(order === "name"
@@ -214,6 +215,10 @@ class Run {
   colouring(mode) {
     const colours = new Uint32Array(this.n);
     const unset = rgba32(GREY_UNSET);
+    if (mode.startsWith("outcome:") && this.outcomes) {
+      const byOutcome = this.outcomes.colouring(this, mode.slice(8));
+      if (byOutcome) return byOutcome;
+    }
     if (mode.startsWith("field:")) {
       const f = this.fieldByKey.get(mode.slice(6));
       if (f) return this._colourByField(f, colours, unset);

@@ -51,9 +51,12 @@ class ApiSource {
   async runs() { return (await getJSON("api/runs")).runs; }
   async options() { return getJSON("api/options"); }
   async open(name) {
-    const [overview, columns] = await Promise.all([getJSON(runUrl(name)), getJSON(runUrl(name, "/columns"))]);
+    const [overview, columns, outcomes] = await Promise.all([getJSON(runUrl(name)), getJSON(runUrl(name, "/columns")),
+      getJSON(runUrl(name, "/outcomes")).catch((err) => ({ error: err.message }))]);
     this.rowCache = new Map();
-    return new Run(overview, columns);
+    const run = new Run(overview, columns);
+    run.outcomes = new Outcomes(outcomes);
+    return run;
   }
   /** Summary rows by row number, fetched in pages of at most 200 and kept for reuse. */
   async rows(run, numbers) {
@@ -116,7 +119,11 @@ class EmbeddedSource {
     return [{ name: o.name, status: "ready", mode: o.mode, conversations: o.size, clusters: o.clusters.id.length }];
   }
   async options() { return { uploads: false }; }
-  async open() { return new Run(this.data.overview, this.data.columns); }
+  async open() {
+    const run = new Run(this.data.overview, this.data.columns);
+    run.outcomes = this.data.outcomes ? new Outcomes(this.data.outcomes) : null;
+    return run;
+  }
   row(i) {
     const r = this.data.rows;
     const out = { row: i };

@@ -10,6 +10,8 @@ class TreeView {
       size: h("button", { type: "button", class: "seg", onclick: () => handlers.onSort("size") }, "Size"),
       name: h("button", { type: "button", class: "seg", onclick: () => handlers.onSort("name") }, "A–Z"),
     };
+    this.outcomeSort = h("select", { class: "select small outcome-sort", "aria-label": "Sort clusters by an outcome",
+      onchange: () => handlers.onSort(this.outcomeSort.value || "size") });
     this.summary = h("div", { class: "tree-summary" });
     this.body = h("div", { class: "tree-body", role: "tree", "aria-label": "Cluster tree" });
     root.append(
@@ -17,6 +19,7 @@ class TreeView {
         h("h2", { class: "panel-title", text: "Clusters" }),
         h("div", { class: "segmented", role: "group", "aria-label": "Sort clusters" }, this.sortButtons.size, this.sortButtons.name),
         h("button", { type: "button", class: "link-button", title: "Collapse every branch", onclick: () => this.collapseAll() }, "Collapse")),
+      this.outcomeSortRow = h("div", { class: "tree-outcome-sort" }, this.outcomeSort),
       this.summary,
       this.body);
     this.expanded = new Set();
@@ -26,6 +29,9 @@ class TreeView {
     this.run = run;
     this.expanded = new Set();
     this.rootColour = new Map(run.levelNames[0].map((c, k) => [c, PALETTE[k % PALETTE.length]]));
+    const byOutcome = outcomeSortOptions(run);
+    this.outcomeSort.replaceChildren(h("option", { value: "", text: "Outcome…" }), ...byOutcome);
+    this.outcomeSortRow.hidden = !byOutcome.length;
   }
 
   /** Open every ancestor of c so it is visible. */
@@ -50,6 +56,7 @@ class TreeView {
     const run = this.run;
     const { counts, total, filtered, selected, sort } = state;
     for (const [key, button] of Object.entries(this.sortButtons)) button.setAttribute("aria-pressed", String(key === sort));
+    this.outcomeSort.value = sort.startsWith("outcome:") ? sort : "";
     this.summary.textContent = filtered
       ? `${plural(total, "conversation")} match · ${fmtPct(total / run.n)} of ${fmtInt(run.n)}`
       : `${plural(run.n, "conversation")} in ${plural(run.nc, "cluster")}`;
@@ -95,6 +102,7 @@ class TreeView {
       h("span", { class: "tree-text" },
         h("span", { class: "tree-name", text: run.cluster.name[c] }),
         h("span", { class: "share-bar" }, bar)),
+      outcomeBadge(run, c, this.last.sort),
       h("span", { class: "tree-count" }, h("b", { text: fmtInt(count) }), h("span", { class: "tree-share", text: fmtPct(share) })));
     row.style.paddingLeft = `${8 + depth * 16}px`;
     return row;
