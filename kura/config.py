@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -130,6 +131,14 @@ class RunConfig(BaseModel):
     concurrency: Annotated[
         int | None, Field(ge=1), Option("Language-model requests in flight at once (default: the model's, 50).")
     ] = None
+    outcomes: Annotated[
+        Path | None,
+        Option(
+            "A table of outcomes per conversation to join (CSV or Parquet keyed by conversation id: feedback, "
+            "cost, resolved...), as `kura outcomes` does after a run.",
+            flags=("--outcomes",),
+        ),
+    ] = None
     keep_taxonomy: Annotated[
         bool,
         Option(
@@ -160,7 +169,11 @@ class RunConfig(BaseModel):
         """The settings as run.json keeps them: objects by their label (never a key: an LLM's
         label is its model name)."""
         return {
-            name: value if value is None or isinstance(value, str | int | float | bool | dict) else label(value)
+            name: str(value)
+            if isinstance(value, Path)
+            else value
+            if value is None or isinstance(value, str | int | float | bool | dict)
+            else label(value)
             for name, value in self.model_dump().items()
         }
 

@@ -123,6 +123,8 @@ async def run_async(
     ``kura.runner.executor.Executor``) is where per-item work runs: this process by default.
     """
     config = RunConfig.of(config, **settings)
+    if config.outcomes is not None and not Path(config.outcomes).is_file():
+        raise ConfigError(f"outcomes={str(config.outcomes)!r}: no such file: give a CSV or Parquet table of outcomes")
     reporter = reporter or Reporter(enabled=progress)
     llm_obj = None
     if config.llm is not None:
@@ -217,7 +219,7 @@ async def run_async(
             stages={name: r.record for name, r in results.items()},
         )
         store.save_meta()
-        return RunResult(
+        result = RunResult(
             path=store.path,
             summaries=summaries,
             clusters=projected,
@@ -234,6 +236,11 @@ async def run_async(
             model.use_cache(None)
             await model.aclose()
         store.close()
+    if config.outcomes is not None:  # after the run's lock is released: it writes through its own
+        from kura.analysis.outcomes import attach_outcomes
+
+        attach_outcomes(result.path, config.outcomes)
+    return result
 
 
 def _mode(summariser: Summariser, namer: ClusterNamer, hierarchy: HierarchyBuilder) -> str:

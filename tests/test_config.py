@@ -78,3 +78,18 @@ def test_objects_are_recorded_by_label_never_by_repr(tmp_path: Path) -> None:
     result = kura.run(ROOT / "data" / "oasst_en100.jsonl", tmp_path / "run", embedder=embedder, projector="pca")
     recorded = json.loads((result.path / "run.json").read_text())["config"]
     assert recorded["embedder"] == embedder.name
+
+
+def test_outcomes_given_to_the_run_are_joined_at_its_end(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    rows = [json.loads(line) for line in (ROOT / "data" / "oasst_en100.jsonl").read_text().splitlines()]
+    table = tmp_path / "feedback.csv"
+    table.write_text("conversation_id,resolved\n" + "".join(f"{r['id']},{i % 2 == 0}\n" for i, r in enumerate(rows)))
+    result = kura.run(
+        ROOT / "data" / "oasst_en100.jsonl", tmp_path / "run", outcomes=table, embedder="hashing", projector="pca"
+    )
+    joined = pq.read_table(result.path / "outcomes.parquet").to_pydict()
+    assert dict(zip(joined["chat_id"], joined["resolved"])) == {r["id"]: i % 2 == 0 for i, r in enumerate(rows)}
+    with pytest.raises(kura.ConfigError, match="no such file"):
+        kura.run(ROOT / "data" / "oasst_en100.jsonl", tmp_path / "other", outcomes=tmp_path / "missing.csv")
