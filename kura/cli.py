@@ -264,7 +264,9 @@ def tree(
 @app.command()
 def sql(
     run_dir: Path = typer.Argument(..., help="A run directory written by `kura run`."),
-    query: str = typer.Argument(..., help="SQL over the tables `conversations` and `clusters`."),
+    query: str = typer.Argument(
+        ..., help="SQL over the run's tables (conversations, messages, summaries, clusters, ...); .tables lists them."
+    ),
 ) -> None:
     """Query a run with SQL (DuckDB), e.g. kura sql RUN "select top_cluster, count(*) from conversations group by 1"."""
     from kura.store.export import sql as run_sql
@@ -295,6 +297,10 @@ def formats() -> None:
 from kura.server.commands import register as _register_server_commands  # noqa: E402  (needs `app` defined)
 
 _register_server_commands(app)
+
+from kura.commands.export import register as _register_export  # noqa: E402
+
+_register_export(app)
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ from kura.stages.project import place_clusters
 from kura.stages.summarise import Extractor, summarise_stream
 from kura.stages.ward import unit
 from kura.store import artifacts
+from kura.store.database import write_database
 from kura.store.export import write_parquet_exports
 from kura.store.meta import Failure
 from kura.store.run import RunStore
@@ -310,6 +311,7 @@ def _write_exports(store: RunStore, value: Exported) -> None:
     store.write_models(artifacts.MAP, value.clusters)
     assert value.points is not None
     write_parquet_exports(store, value.summaries, value.clusters, value.points)
+    write_database(store)
 
 
 def _models(artifact: artifacts.Artifact, model: type) -> Any:
@@ -386,7 +388,7 @@ STAGES: tuple[Stage, ...] = (
         label="Writing tables",
         inputs=("embed", "hierarchy", "map"),
         components=(),
-        outputs=(artifacts.MAP, artifacts.CONVERSATION_TABLE, artifacts.CLUSTER_TABLE),
+        outputs=(artifacts.MAP, artifacts.CONVERSATION_TABLE, artifacts.CLUSTER_TABLE, artifacts.DATABASE),
         compute=export,
         write=_write_exports,
         read=lambda store: Exported(store.read_models(artifacts.MAP, ProjectedCluster)),

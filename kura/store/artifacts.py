@@ -35,7 +35,9 @@ MAP = Artifact("dimensionality.jsonl", "jsonl", "every cluster with its map posi
 CONVERSATION_TABLE = Artifact("conversations.parquet", "parquet", "one row per conversation: facets, path, x, y")
 CLUSTER_TABLE = Artifact("clusters.parquet", "parquet", "one row per cluster")
 OUTCOMES = Artifact("outcomes.parquet", "parquet", "per-conversation outcomes joined by chat_id (kura outcomes)")
-DATABASE = Artifact("kura.duckdb", "duckdb", "every table of the run in one DuckDB database, for kura sql and other tools")
+DATABASE = Artifact(
+    "kura.duckdb", "duckdb", "every table of the run in one DuckDB database, for kura sql and other tools"
+)
 ERRORS = Artifact("errors.jsonl", "jsonl", "items that failed (id, stage, error); retried by the next run")
 SIDECAR = Artifact("run.json", "json", "settings, inputs, counts, and each stage's fingerprint and digest")
 CACHE = Artifact("cache.sqlite", "sqlite", "item cache: summaries, vectors and model answers by content")

@@ -1,0 +1,1 @@
+"""Analyses of a finished run: trends over time, outcomes per cluster."""
