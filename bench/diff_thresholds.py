@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from diff_planted import PER_INTENT, planted, write_jsonl  # noqa: E402
+from diff_planted import PER_INTENT, planted, reported, write_jsonl  # noqa: E402
 
 import kura  # noqa: E402
 from kura.analysis import diff as D  # noqa: E402
@@ -75,22 +75,11 @@ def main() -> None:
             result = D.diff_clusters(a, b)
             print(f"method {result.method}, thresholds {result.thresholds}")
             print(f"statuses {result.counts()}")
-            groups_a, groups_b = {g.id: g for g in a.groups}, {g.id: g for g in b.groups}
+            statuses = reported(result, a, b, label)
             for planted_status, intent in roles.items():
-                found = [
-                    c.status
-                    for c in result.changes
-                    if intent
-                    in {majority(groups_a[s.id], label) for s in c.a} | {majority(groups_b[s.id], label) for s in c.b}
-                ]
-                print(f"  planted {planted_status:8} ({intent}): reported {found}")
-            untouched = [
-                c.status
-                for c in result.changes
-                if not any(majority(groups_a[s.id], label) in roles.values() for s in c.a)
-                and not any(majority(groups_b[s.id], label) in roles.values() for s in c.b)
-            ]
-            print(f"  untouched clusters: {dict(Counter(untouched))}")
+                print(f"  planted {planted_status:8} ({intent}): reported {statuses.get(intent)}")
+            untouched = Counter(s for intent, found in statuses.items() if intent not in roles.values() for s in found)
+            print(f"  untouched intents: {dict(untouched)}")
 
 
 if __name__ == "__main__":

@@ -302,6 +302,10 @@ from kura.commands.export import register as _register_export  # noqa: E402
 
 _register_export(app)
 
+from kura.commands.diff import register as _register_diff  # noqa: E402
+
+_register_diff(app)
+
 
 def main() -> None:
     """Entry point: errors become one clear line and a non-zero exit, never a traceback."""

@@ -10,10 +10,13 @@ B takes other queries of the same intents (no shared ids: matched by content).
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 
 from kura_testdata import clinc_lines
+
+from kura.analysis.diff import RunClusters, RunDiff
 
 PER_INTENT = 30
 #: Where run B's queries start in each intent's list when it shares no ids with A.
@@ -47,3 +50,17 @@ def planted(shared_ids: bool) -> tuple[list[dict], list[dict], dict[str, str]]:
 def write_jsonl(rows: list[dict], path: Path) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+def majority(chat_ids: Iterable[str], label: dict[str, str]) -> str:
+    return Counter(label[i] for i in chat_ids).most_common(1)[0][0]
+
+
+def reported(result: RunDiff, a: RunClusters, b: RunClusters, label: dict[str, str]) -> dict[str, list[str]]:
+    """Each intent (the majority intent of a cluster) -> the statuses of the changes it is in."""
+    groups = {g.id: g for g in a.groups} | {g.id: g for g in b.groups}
+    out: dict[str, list[str]] = defaultdict(list)
+    for change in result.changes:
+        for intent in {majority(groups[s.id].chat_ids, label) for s in change.a + change.b}:
+            out[intent].append(change.status)
+    return dict(out)
