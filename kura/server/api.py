@@ -6,6 +6,7 @@ GET  /api/runs/{run}/columns            per-conversation typed arrays: map posit
 GET  /api/runs/{run}/summaries          summaries, paged: ?offset=&limit= (with ?cluster= and ?q=), or ?rows=3,17
 GET  /api/runs/{run}/conversation?id=   one conversation with its summary and cluster path
 GET  /api/runs/{run}/search?q=          rows matching a text search, as a bit set
+GET  /api/diff?a=&b=&level=             what changed from run a to run b (kura diff)
 GET  /api/options                       what the upload form offers, and the size limit
 POST /api/jobs                          upload files and start a run (multipart)
 GET  /api/jobs, /api/jobs/{id}          runs started here, with progress
@@ -26,6 +27,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
 
 from kura.errors import KuraError
+from kura.server.diff import RunDiffs
 from kura.server.fields import b64
 from kura.server.jobs import Job, Jobs, RunSettings, options
 from kura.server.rundata import RunData
@@ -52,6 +54,7 @@ class Api:
         self.max_upload_bytes = max_upload_bytes
         self.uploads = uploads
         self.jobs = Jobs(on_finish=self._finished) if uploads else None
+        self.diffs = RunDiffs(registry)
         self.router = APIRouter(prefix="/api")
         r = self.router
         r.add_api_route("/runs", self.list_runs, methods=["GET"])
@@ -60,6 +63,7 @@ class Api:
         r.add_api_route("/runs/{run}/summaries", self.summaries, methods=["GET"])
         r.add_api_route("/runs/{run}/conversation", self.conversation, methods=["GET"])
         r.add_api_route("/runs/{run}/search", self.search, methods=["GET"])
+        r.add_api_route("/diff", self.diff, methods=["GET"])
         r.add_api_route("/options", self.options, methods=["GET"])
         r.add_api_route("/jobs", self.start_job, methods=["POST"], status_code=202)
         r.add_api_route("/jobs", self.list_jobs, methods=["GET"])
@@ -135,6 +139,19 @@ class Api:
             "count": int(mask.sum()),
             "mask": b64(np.packbits(mask, bitorder="little")),
         }
+
+    def diff(
+        self,
+        a: str = Query(..., description="The earlier run."),
+        b: str = Query(..., description="The later run."),
+        level: int | None = Query(None, ge=0, description="Tree level to compare (0 = top); default: base clusters."),
+    ) -> dict[str, Any]:
+        try:
+            return self.diffs.compare(a, b, level)
+        except KeyError as exc:
+            raise HTTPException(404, f"no finished run called {exc.args[0]!r}") from None
+        except KuraError as exc:
+            raise HTTPException(422, self._hide_paths(str(exc))) from None
 
     # -- runs from the browser ---------------------------------------------------------------------
     def options(self) -> dict[str, Any]:

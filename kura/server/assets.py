@@ -26,6 +26,7 @@ SCRIPTS = [
     "conversation.js",
     "filters.js",
     "upload.js",
+    "diff.js",
     "app.js",
 ]
 ASSETS = {name: ("text/css" if name.endswith(".css") else "text/javascript") for name in STYLES + SCRIPTS}
