@@ -239,7 +239,9 @@ def tree(
 @app.command()
 def sql(
     run_dir: Path = typer.Argument(..., help="A run directory written by `kura run`."),
-    query: str = typer.Argument(..., help="SQL over the tables `conversations` and `clusters`."),
+    query: str = typer.Argument(
+        ..., help="SQL over the run's tables (conversations, messages, summaries, clusters, ...); .tables lists them."
+    ),
 ) -> None:
     """Query a run with SQL (DuckDB), e.g. kura sql RUN "select top_cluster, count(*) from conversations group by 1"."""
     from kura.store.export import sql as run_sql
@@ -277,6 +279,14 @@ _register_trends(app)
 from kura.commands.outcomes import register as _register_outcomes  # noqa: E402
 
 _register_outcomes(app)
+
+from kura.commands.export import register as _register_export  # noqa: E402
+
+_register_export(app)
+
+from kura.commands.diff import register as _register_diff  # noqa: E402
+
+_register_diff(app)
 
 
 def main() -> None:

@@ -91,5 +91,10 @@ def test_outcomes_given_to_the_run_are_joined_at_its_end(tmp_path: Path) -> None
     )
     joined = pq.read_table(result.path / "outcomes.parquet").to_pydict()
     assert dict(zip(joined["chat_id"], joined["resolved"])) == {r["id"]: i % 2 == 0 for i, r in enumerate(rows)}
+    from kura.store.database import current_database
+    from kura.store.export import sql
+
+    assert current_database(result.path) is not None  # rebuilt with the outcomes, and still trusted
+    assert sql(result.path, "select count(*), sum(resolved::int) from outcomes")[1] == [(100, 50)]
     with pytest.raises(kura.ConfigError, match="no such file"):
         kura.run(ROOT / "data" / "oasst_en100.jsonl", tmp_path / "other", outcomes=tmp_path / "missing.csv")

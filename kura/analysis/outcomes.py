@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 from kura.analysis.outcome_table import OutcomeTable, read_metadata_fields, read_outcome_file
 from kura.errors import InputError, KuraError
 from kura.store import artifacts
+from kura.store.database import refresh_database
 from kura.store.run import RunStore, is_run_dir
 from kura.types import Cluster
 from kura.types.tree import ClusterTree
@@ -144,6 +145,8 @@ def attach_outcomes(
         result.columns = [n for n in columns if n not in result.kept]
         table = pa.table({"chat_id": chat_ids, **columns})
         store.write_binary(artifacts.OUTCOMES, lambda f: pq.write_table(table, f))
+        if store.exists(artifacts.DATABASE):
+            refresh_database(store)  # the run's database gains the outcomes table too
     finally:
         store.close()
     return result

@@ -33,6 +33,7 @@ from kura.stages.project import place_clusters
 from kura.stages.summarise import Extractor, summarise_stream
 from kura.stages.ward import unit
 from kura.store import artifacts
+from kura.store.database import write_database
 from kura.store.export import write_parquet_exports
 from kura.store.meta import Failure
 from kura.store.run import RunStore
@@ -315,6 +316,7 @@ def _write_exports(store: RunStore, value: Exported) -> None:
     store.write_models(artifacts.MAP, value.clusters)
     assert value.points is not None
     write_parquet_exports(store, value.summaries, value.clusters, value.points)
+    write_database(store)
 
 
 def _models(artifact: artifacts.Artifact, model: type) -> Any:
@@ -392,7 +394,7 @@ STAGES: tuple[Stage, ...] = (
         # summarise too: the tables carry what only the loaded conversations hold (creation times).
         inputs=("summarise", "embed", "hierarchy", "map"),
         components=(),
-        outputs=(artifacts.MAP, artifacts.CONVERSATION_TABLE, artifacts.CLUSTER_TABLE),
+        outputs=(artifacts.MAP, artifacts.CONVERSATION_TABLE, artifacts.CLUSTER_TABLE, artifacts.DATABASE),
         compute=export,
         write=_write_exports,
         read=lambda store: Exported(store.read_models(artifacts.MAP, ProjectedCluster)),

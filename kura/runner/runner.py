@@ -95,6 +95,8 @@ class Runner:
     async def run_stage(self, stage: Stage) -> StageResult:
         fp = self.fingerprint(stage)
         record = None if stage.always else self.store.reusable(stage.name, fp)
+        if record is not None and any(a.file not in record.files for a in stage.outputs):
+            record = None  # recorded before the stage wrote this file (an older Kura): write it now
         if record is not None:
             value = stage.read(self.store)
             record = record.model_copy(update={"computed": 0, "reused": stage.count(value), "seconds": 0.0})

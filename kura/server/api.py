@@ -9,6 +9,7 @@ GET  /api/runs/{run}/search?q=          rows matching a text search, as a bit se
 GET  /api/runs/{run}/trends?by=&level=&cluster=   shares per period and rising/falling clusters
 POST /api/runs/{run}/trends             the same over the rows of a bit mask (the page's filters)
 GET  /api/runs/{run}/outcomes           per-cluster outcome statistics (kura.analysis.outcomes)
+GET  /api/diff?a=&b=&level=             what changed from run a to run b (kura diff)
 GET  /api/options                       what the upload form offers, and the size limit
 POST /api/jobs                          upload files and start a run (multipart)
 GET  /api/jobs, /api/jobs/{id}          runs started here, with progress
@@ -30,6 +31,7 @@ from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
 from kura.errors import KuraError
+from kura.server.diff import RunDiffs
 from kura.server.fields import b64
 from kura.server.jobs import Job, Jobs, RunSettings, options
 from kura.server.outcomes import outcomes_json
@@ -67,6 +69,7 @@ class Api:
         self.max_upload_bytes = max_upload_bytes
         self.uploads = uploads
         self.jobs = Jobs(on_finish=self._finished) if uploads else None
+        self.diffs = RunDiffs(registry)
         self.router = APIRouter(prefix="/api")
         r = self.router
         r.add_api_route("/runs", self.list_runs, methods=["GET"])
@@ -78,6 +81,7 @@ class Api:
         r.add_api_route("/runs/{run}/trends", self.trends, methods=["GET"])
         r.add_api_route("/runs/{run}/trends", self.filtered_trends, methods=["POST"])
         r.add_api_route("/runs/{run}/outcomes", self.outcomes, methods=["GET"])
+        r.add_api_route("/diff", self.diff, methods=["GET"])
         r.add_api_route("/options", self.options, methods=["GET"])
         r.add_api_route("/jobs", self.start_job, methods=["POST"], status_code=202)
         r.add_api_route("/jobs", self.list_jobs, methods=["GET"])
@@ -180,6 +184,19 @@ class Api:
         try:
             mask = decode_mask(query.mask, data.size) if query.mask is not None else None
             return trends_payload(data, by=query.by, level=query.level, cluster=query.cluster, mask=mask)
+        except KuraError as exc:
+            raise HTTPException(422, self._hide_paths(str(exc))) from None
+
+    def diff(
+        self,
+        a: str = Query(..., description="The earlier run."),
+        b: str = Query(..., description="The later run."),
+        level: int | None = Query(None, ge=0, description="Tree level to compare (0 = top); default: base clusters."),
+    ) -> dict[str, Any]:
+        try:
+            return self.diffs.compare(a, b, level)
+        except KeyError as exc:
+            raise HTTPException(404, f"no finished run called {exc.args[0]!r}") from None
         except KuraError as exc:
             raise HTTPException(422, self._hide_paths(str(exc))) from None
 

@@ -28,6 +28,7 @@ SCRIPTS = [
     "filters.js",
     "upload.js",
     "trends.js",
+    "diff.js",
     "app.js",
 ]
 ASSETS = {name: ("text/css" if name.endswith(".css") else "text/javascript") for name in STYLES + SCRIPTS}

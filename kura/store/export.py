@@ -1,4 +1,4 @@
-"""Exports of a run for other tools: Parquet tables, and SQL over them through DuckDB."""
+"""Exports of a run for other tools: Parquet tables, and SQL over the run through DuckDB."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from typing import Any
 import numpy as np
 
 from kura.errors import InputError
-from kura.store.artifacts import CLUSTER_TABLE, CONVERSATION_TABLE, CONVERSATIONS
+from kura.store.artifacts import CLUSTER_TABLE, CONVERSATION_TABLE, CONVERSATIONS, OUTCOMES
 from kura.store.conversation_index import index_conversations
 from kura.store.run import RunStore, is_run_dir
 from kura.types import ConversationSummary, ProjectedCluster
 from kura.types.tree import ClusterTree
 
-TABLES = {"conversations": CONVERSATION_TABLE.file, "clusters": CLUSTER_TABLE.file}
+#: The tables kept as Parquet files, queried directly when the run has no usable database.
+TABLES = {"conversations": CONVERSATION_TABLE.file, "clusters": CLUSTER_TABLE.file, "outcomes": OUTCOMES.file}
 
 
 def write_parquet_exports(
@@ -104,21 +105,35 @@ def _utc(text: str | None) -> datetime | None:
 
 
 def sql(run_dir: str | Path, query: str) -> tuple[list[str], list[tuple]]:
-    """Run SQL over a run's tables (``conversations``, ``clusters``); returns (columns, rows)."""
+    """Run SQL over a run's tables; returns (columns, rows). ``.tables`` lists them with their columns.
+
+    The run's database (``kura.duckdb``, every table: conversations, messages, summaries,
+    clusters, memberships, positions, outcomes) is opened read-only when it is the one the run
+    recorded; otherwise (a run made before it existed, or a damaged one) the Parquet tables
+    ``conversations``, ``clusters`` and ``outcomes`` are queried instead.
+    """
     import duckdb
+
+    from kura.store.database import current_database, table_columns
 
     run_dir = Path(run_dir)
     if not is_run_dir(run_dir):
         raise InputError(
             "is not a Kura run directory (no run.json): run `kura run INPUT --out DIR` first", path=str(run_dir)
         )
-    con = duckdb.connect()
+    database = current_database(run_dir)
+    con = duckdb.connect(str(database), read_only=True) if database else duckdb.connect()
     try:
+        con.execute("SET TimeZone = 'UTC'")
+        present = {str(r[0]) for r in con.execute("SHOW TABLES").fetchall()}
         for view, name in TABLES.items():
             path = run_dir / name
-            if path.exists():
+            # A table the database lacks (no database, or outcomes added after it was built).
+            if path.exists() and (view not in present or path.stat().st_mtime > (database or path).stat().st_mtime):
                 literal = str(path).replace("'", "''")  # DDL takes no parameters
-                con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet('{literal}')")
+                con.execute(f"CREATE TEMP VIEW {view} AS SELECT * FROM read_parquet('{literal}')")
+        if query.strip().rstrip(";") == ".tables":
+            return ["table", "columns"], list(table_columns(con))
         cursor = con.execute(query)
         columns = [d[0] for d in cursor.description or []]
         return columns, cursor.fetchall()

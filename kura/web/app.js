@@ -290,6 +290,12 @@ async function boot() {
       App.upload.open([...e.dataTransfer.files]);
     });
   }
+  if (App.source.kind === "served") {
+    App.diff = new DiffDialog({ onSelect: (id) => navigate({ cluster: id, conv: "" }, { push: true, focus: true }) });
+    const others = () => App.runs.filter((r) => r.status === "ready" && (!App.run || r.name !== App.run.name)).map((r) => r.name);
+    document.getElementById("actions").prepend(h("button", { type: "button", class: "button secondary", title: "What changed since another run",
+      onclick: () => (App.run ? App.diff.open(App.run, others()) : toast("Open a run first, then compare it with another")) }, "Compare"));
+  }
   App.filters = new FilterBar(document.getElementById("search-area"), document.getElementById("filter-bar"), {
     onSearch: (q) => navigate({ q: q.trim() }),
     onValue: toggleValue,
