@@ -292,9 +292,11 @@ def formats() -> None:
     out.print(table)
 
 
+from kura.commands.classify import register as _register_classify  # noqa: E402
 from kura.server.commands import register as _register_server_commands  # noqa: E402  (needs `app` defined)
 
 _register_server_commands(app)
+_register_classify(app)
 
 
 def main() -> None:
