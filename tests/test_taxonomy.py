@@ -7,6 +7,7 @@ their intent, and the real out-of-scope queries should be flagged "possibly new"
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import subprocess
@@ -175,8 +176,14 @@ def test_possibly_new_conversations_have_no_cluster_in_the_tables(classified):
         else:
             assert cluster_id == a["cluster_id"] and path == a["path"] and facts["assignment"] == "assigned"
     assert all(math.isfinite(x) and math.isfinite(y) for x, y in zip(table["x"], table["y"]))
-    rows = RunData.load("batch", out).base
-    assert (rows < 0).sum() == sum(a["unassigned"] for a in assignments.values())
+    # The explorer's columns: a possibly new conversation has the "no cluster" code.
+    run = RunData.load("batch", out)
+    ((kind, text),) = json.loads(run.columns_json())["cluster"].items()
+    codes = np.frombuffer(base64.b64decode(text), dtype={"u8": "<u1", "u16": "<u2", "u32": "<u4"}[kind])
+    no_cluster = len(run.clusters["id"])
+    assert [c == no_cluster for c in codes] == [assignments[i]["unassigned"] for i in run.chat_ids]
+    assignment_field = next(f for f in run.fields if f.key == "assignment")
+    assert sorted(assignment_field.schema()["values"]) == ["assigned", POSSIBLY_NEW]
 
 
 def test_tree_and_sql_work_on_the_classified_run(classified):
@@ -264,3 +271,17 @@ def test_a_failing_model_is_recorded_and_the_embedding_choice_stands(tmp_path, t
     failures = [json.loads(line) for line in (tmp_path / "out" / "errors.jsonl").read_text().splitlines()]
     assert sorted(f["id"] for f in failures) == sorted(expected) and {f["stage"] for f in failures} == {"classify"}
     assert not json.loads((tmp_path / "out" / "run.json").read_text())["stages"]["classify"]["complete"]
+
+
+def test_the_classification_fingerprint_follows_the_taxonomy_and_its_settings(tmp_path, taxonomy_run, taxonomy):
+    from kura.runner.classify import TaxonomyClassifier
+    from kura.runner.params import fingerprint
+
+    base = fingerprint(TaxonomyClassifier(taxonomy))
+    assert fingerprint(TaxonomyClassifier(Taxonomy.load(taxonomy_run))) == base  # same run, same settings
+    assert fingerprint(TaxonomyClassifier(taxonomy, top_k=3)) != base
+    assert fingerprint(TaxonomyClassifier(Taxonomy.load(taxonomy_run, alpha=0.01))) != base
+    assert fingerprint(TaxonomyClassifier(taxonomy, chooser=LLMClusterChooser(FakeLLM()))) != base
+    other = tmp_path / "other"
+    kura.run(conversations(clinc_slice(3)), other, **FAST)
+    assert fingerprint(TaxonomyClassifier(Taxonomy.load(other))) != base  # another run: another taxonomy
