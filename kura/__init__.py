@@ -22,6 +22,7 @@ from kura.stages.naming import ClusterNamer, DistinctiveTermsNamer
 from kura.stages.project import PCAProjector, Projector, UMAPProjector
 from kura.stages.summarise import ExtractiveSummariser, Summariser
 from kura.summarisation import summarise_conversations
+from kura.taxonomy import Assignment, Taxonomy
 from kura.types import Cluster, Conversation, ConversationSummary, GeneratedSummary, Message, ProjectedCluster
 from kura.visualization import visualise_pipeline_results
 
@@ -29,6 +30,7 @@ __version__ = "0.6.0"
 
 __all__ = [
     "RunConfig",
+    "Assignment",
     "Cluster",
     "ClioHierarchy",
     "ClusterNamer",
@@ -66,6 +68,7 @@ __all__ = [
     "StageError",
     "StoreError",
     "Summariser",
+    "Taxonomy",
     "UMAPProjector",
     "generate_base_clusters_from_conversation_summaries",
     "get_llm",

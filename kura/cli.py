@@ -269,24 +269,12 @@ def formats() -> None:
     out.print(table)
 
 
-from kura.server.commands import register as _register_server_commands  # noqa: E402  (needs `app` defined)
+# The other commands, one module each (kura/commands/, kura/server/commands.py); they need `app`.
+from kura.commands import classify, diff, export, outcomes, trends  # noqa: E402
+from kura.server import commands as server_commands  # noqa: E402
 
-_register_server_commands(app)
-from kura.commands.trends import register as _register_trends  # noqa: E402
-
-_register_trends(app)
-
-from kura.commands.outcomes import register as _register_outcomes  # noqa: E402
-
-_register_outcomes(app)
-
-from kura.commands.export import register as _register_export  # noqa: E402
-
-_register_export(app)
-
-from kura.commands.diff import register as _register_diff  # noqa: E402
-
-_register_diff(app)
+for _module in (server_commands, classify, outcomes, trends, diff, export):
+    _module.register(app)
 
 
 def main() -> None:

@@ -137,7 +137,7 @@ async def run_async(
             llm_obj, top_clusters=config.top_clusters, levels=config.levels, seed=config.seed
         )
     summariser = summariser or ExtractiveSummariser()
-    embedder_obj = _embedder(config)
+    embedder_obj = build_embedder(config)
     clusterer_obj = get_clusterer(config.clusterer, clusters_per_group=config.clusters_per_group, seed=config.seed)
     namer = namer or DistinctiveTermsNamer()
     hierarchy = hierarchy or EmbeddingHierarchy(
@@ -262,7 +262,7 @@ def _llms_of(*components: Any) -> list[LLM]:
     return list(found.values())
 
 
-def _embedder(config: RunConfig) -> Embedder:
+def build_embedder(config: RunConfig) -> Embedder:
     """``minilm``/``hashing`` offline, or ``provider/model`` over an API (kura.llm.embeddings)."""
     if isinstance(config.embedder, str) and "/" in config.embedder:
         from kura.llm.embeddings import remote_embedder

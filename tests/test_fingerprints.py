@@ -14,6 +14,7 @@ import pytest
 
 from kura.embedders import HashingEmbedder, MiniLMEmbedder
 from kura.llm import ClioHierarchy, LLMClusterNamer, LLMSummariser
+from kura.llm.chooser import LLMClusterChooser
 from kura.llm.embeddings import OpenAIEmbedder
 from kura.progress import Reporter
 from kura.runner.graph import STAGES
@@ -37,6 +38,7 @@ COMPONENTS: list[type[Component]] = [
     HDBSCANClusterer,
     DistinctiveTermsNamer,
     LLMClusterNamer,
+    LLMClusterChooser,
     EmbeddingHierarchy,
     ClioHierarchy,
     UMAPProjector,

@@ -217,3 +217,21 @@ def assign_messages(categories: Sequence[str], clusters: Sequence[str]) -> list[
 def rename_messages(children: Sequence[str]) -> list[ChatMessage]:
     body = f"<clusters>\n{_bullets(children, 300)}\n</clusters>\n\n{RENAME_PROMPT}"
     return [{"role": "system", "content": CLUSTER_SYSTEM}, {"role": "user", "content": body}]
+
+
+CLASSIFY_PROMPT = """Which of the {count} clusters above does the request inside <request> belong to?
+- choice: the number of the cluster that fits the request best.
+- none_fit: true only if no cluster fits the request at all (a topic the map does not have yet)."""
+
+
+def classify_messages(request: str, clusters: Sequence[tuple[str, str, Sequence[str]]]) -> list[ChatMessage]:
+    """A request and its candidate clusters (name, description, typical requests), numbered."""
+    listed = "\n".join(
+        f"{i}. {_clip(describe(name, description), 300)}\n" + "\n".join(f"   - {_clip(t, 160)}" for t in typical)
+        for i, (name, description, typical) in enumerate(clusters, start=1)
+    )
+    body = (
+        f"<request>\n{_clip(request, 600)}\n</request>\n\n<clusters>\n{listed}\n</clusters>\n\n"
+        + CLASSIFY_PROMPT.format(count=len(clusters))
+    )
+    return [{"role": "system", "content": CLUSTER_SYSTEM}, {"role": "user", "content": body}]

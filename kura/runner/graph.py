@@ -26,12 +26,12 @@ from kura.progress import StageBar
 from kura.runner.executor import Executor, InProcess
 from kura.runner.failures import record_failure
 from kura.runner.runner import Stage, StageOutput
+from kura.stages.assign import CentroidScorer
 from kura.stages.cluster import groups_from_labels, name_base_clusters
 from kura.stages.embed import embed_texts
 from kura.stages.hierarchy import LevelInput
 from kura.stages.project import place_clusters
 from kura.stages.summarise import Extractor, summarise_stream
-from kura.stages.ward import unit
 from kura.store import artifacts
 from kura.store.database import write_database
 from kura.store.export import write_parquet_exports
@@ -204,9 +204,10 @@ def assign_to_taxonomy(
     """The last run's base clusters (ids and names unchanged), each new conversation added to the
     one whose centroid is nearest. Conversations gone from the input leave their clusters.
 
-    The similarity threshold is calibrated on the run's own data: the 5th percentile of the
-    existing members' cosine to their own centroid. A new conversation below it is still
-    assigned (every conversation sits in the tree) but counted as possibly new.
+    "Possibly new" is judged as by ``kura classify`` (``kura.stages.assign.CentroidScorer``):
+    against the members' held-out (leave-one-out) similarity to their nearest centroid. A new
+    conversation below the calibrated threshold is still assigned (every conversation sits in
+    the tree) but counted as possibly new.
     """
     row_of = {s.chat_id: i for i, s in enumerate(summaries)}
     kept = [c.model_copy(update={"chat_ids": [i for i in c.chat_ids if i in row_of]}) for c in previous]
@@ -215,18 +216,16 @@ def assign_to_taxonomy(
     new_rows = np.array([row_of[s.chat_id] for s in summaries if s.chat_id not in known], dtype=np.int64)
     if not kept:
         raise KuraError("--keep-taxonomy found no cluster of the last run among these conversations: run without it")
-    rows = unit(vectors)
-    centroids = unit(np.vstack([rows[[row_of[i] for i in c.chat_ids]].mean(axis=0) for c in kept]))
-    own = np.concatenate([rows[[row_of[i] for i in c.chat_ids]] @ centroids[k] for k, c in enumerate(kept)])
-    threshold = float(np.percentile(own, 5))
+    members = np.array([row_of[i] for c in kept for i in c.chat_ids], dtype=np.int64)
+    labels = np.repeat(np.arange(len(kept)), [len(c.chat_ids) for c in kept])
+    scorer = CentroidScorer.fit(vectors[members], labels)
     below = 0
     if len(new_rows):
-        similarity = rows[new_rows] @ centroids.T
-        best = similarity.argmax(axis=1)
-        below = int((similarity[np.arange(len(new_rows)), best] < threshold).sum())
-        for row, k in zip(new_rows, best):
+        scores = scorer.score(vectors[new_rows])
+        below = int(scores.unassigned.sum())
+        for row, k in zip(new_rows, scores.best[:, 0]):
             kept[int(k)].chat_ids.append(summaries[int(row)].chat_id)
-    report.update(assigned=len(new_rows), below_threshold=below, threshold=round(threshold, 4))
+    report.update(assigned=len(new_rows), below_threshold=below, threshold=round(scorer.threshold, 4))
     return kept
 
 

@@ -34,6 +34,11 @@ POINTS = Artifact("points.npy", "npy", "float32 2-D map position of each summary
 MAP = Artifact("dimensionality.jsonl", "jsonl", "every cluster with its map position and level", ProjectedCluster)
 CONVERSATION_TABLE = Artifact("conversations.parquet", "parquet", "one row per conversation: facets, path, x, y")
 CLUSTER_TABLE = Artifact("clusters.parquet", "parquet", "one row per cluster")
+ASSIGNMENTS = Artifact(
+    "assignments.jsonl",
+    "jsonl",
+    "kura classify: each conversation's cluster, path, confidence and whether it is possibly new",
+)
 OUTCOMES = Artifact("outcomes.parquet", "parquet", "per-conversation outcomes joined by chat_id (kura outcomes)")
 DATABASE = Artifact(
     "kura.duckdb", "duckdb", "every table of the run in one DuckDB database, for kura sql and other tools"
@@ -53,6 +58,7 @@ ALL = (
     MAP,
     CONVERSATION_TABLE,
     CLUSTER_TABLE,
+    ASSIGNMENTS,
     OUTCOMES,
     DATABASE,
     ERRORS,
