@@ -5,7 +5,6 @@ every stage whose settings and inputs did not change and resumes per-item work f
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from kura.embedders import Embedder, embedder_name, get_embedder
 from kura.errors import ConfigError
 from kura.io import LoadReport
 from kura.progress import Reporter
+from kura.runner.blocking import blocking
 from kura.runner.executor import Executor, InProcess
 from kura.runner.graph import STAGES, Embedded, Inputs, Run
 from kura.runner.params import label
@@ -55,43 +55,6 @@ class RunResult:
     @property
     def roots(self) -> list[ProjectedCluster]:
         return [c for c in self.clusters if c.parent_id is None]
-
-
-@takes_settings
-def run(
-    inputs: Inputs,
-    out: str | Path = "kura-run",
-    *,
-    config: RunConfig | None = None,
-    summariser: Summariser | None = None,
-    namer: ClusterNamer | None = None,
-    hierarchy: HierarchyBuilder | None = None,
-    extractors: Iterable[Extractor] = (),
-    progress: bool = False,
-    reporter: Reporter | None = None,
-    executor: Executor | None = None,
-    **settings: Any,
-) -> RunResult:
-    """Run the whole pipeline; see :func:`run_async`."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(
-            run_async(
-                inputs,
-                out,
-                config=config,
-                summariser=summariser,
-                namer=namer,
-                hierarchy=hierarchy,
-                extractors=extractors,
-                progress=progress,
-                reporter=reporter,
-                executor=executor,
-                **settings,
-            )
-        )
-    raise ConfigError("kura.run() was called inside an event loop: use `await kura.run_async(...)`")
 
 
 @takes_settings
@@ -241,6 +204,10 @@ async def run_async(
 
         attach_outcomes(result.path, config.outcomes)
     return result
+
+
+#: ``kura.run``: :func:`run_async` in a new event loop (same arguments).
+run = blocking(run_async, "kura.run")
 
 
 def _mode(summariser: Summariser, namer: ClusterNamer, hierarchy: HierarchyBuilder) -> str:

@@ -13,7 +13,6 @@ on the map beside its nearest conversations of the taxonomy run.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from kura.errors import ConfigError
 from kura.io import LoadReport
 from kura.llm.chooser import LLMClusterChooser
 from kura.progress import Reporter, StageBar
+from kura.runner.blocking import blocking
 from kura.runner.graph import STAGES, Embedded, Inputs, Run, place_beside_neighbours
 from kura.runner.params import Component, label
 from kura.runner.runner import Runner, Stage, StageOutput
@@ -177,7 +177,7 @@ CLASSIFY_STAGES: tuple[Stage, ...] = (
 )
 
 
-def classify(
+async def classify_async(
     run_dir: str | Path,
     inputs: Inputs,
     out: str | Path,
@@ -198,41 +198,6 @@ def classify(
     nearest clusters; ``alpha`` is the share of the run's own conversations that would count as
     possibly new (the calibration, see ``kura.stages.assign``).
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(
-            classify_async(
-                run_dir,
-                inputs,
-                out,
-                llm=llm,
-                embedder=embedder,
-                alpha=alpha,
-                top_k=top_k,
-                format=format,
-                strict=strict,
-                columns=columns,
-                progress=progress,
-            )
-        )
-    raise ConfigError("classify() was called inside an event loop: use `await classify_async(...)`")
-
-
-async def classify_async(
-    run_dir: str | Path,
-    inputs: Inputs,
-    out: str | Path,
-    *,
-    llm: Any = None,
-    embedder: str | Embedder | None = None,
-    alpha: float = 0.05,
-    top_k: int = 5,
-    format: str = "auto",
-    strict: bool = False,
-    columns: dict[str, str] | None = None,
-    progress: bool = False,
-) -> ClassifyResult:
     if top_k < 1:
         raise ConfigError(f"top_k={top_k} should be >= 1")
     if Path(out).resolve() == Path(run_dir).resolve():
@@ -330,3 +295,7 @@ def _version() -> str:
     from kura import __version__
 
     return __version__
+
+
+#: :func:`classify_async` in a new event loop (same arguments).
+classify = blocking(classify_async, "classify")
