@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kura.io.api_logs import call_time, chat_id, log_metadata, part
+from kura.io.api_logs import call_time, chat_id, log_metadata, logged_call, part
 from kura.io.base import RecordContext, RecordError, require
 from kura.io.chat_values import messages_from
 from kura.types.conversation import Conversation
@@ -22,16 +22,12 @@ DESCRIPTION = "Anthropic Messages API request log: {request: {model, system, mes
 
 
 def matches(record: dict) -> bool:
-    try:
-        request, response = part(record, "request"), part(record, "response")
-    except RecordError:
+    call = logged_call(record)
+    if call is None:
         return False
-    return (
-        request is not None
-        and isinstance(request.get("messages"), list)
-        and response is not None
-        and isinstance(response.get("content"), list)
-        and (response.get("type") == "message" or response.get("role") == "assistant")
+    response = call[1]
+    return isinstance(response.get("content"), list) and (
+        response.get("type") == "message" or response.get("role") == "assistant"
     )
 
 

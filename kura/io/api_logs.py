@@ -23,6 +23,18 @@ _USER_KEYS = ("user_id", "user")
 _OWN = {"request", "response", "error", *ID_KEYS, *TIME_KEYS, *_LATENCY_MS, *_LATENCY_S, *_USER_KEYS}
 
 
+def logged_call(record: dict) -> tuple[dict, dict] | None:
+    """The request (with its ``messages`` list) and the response of a logged call, or None when
+    ``record`` is not one (what each log format's ``matches`` starts from)."""
+    try:
+        request, response = part(record, "request"), part(record, "response")
+    except RecordError:
+        return None
+    if request is None or response is None or not isinstance(request.get("messages"), list):
+        return None
+    return request, response
+
+
 def part(record: dict, name: str) -> dict | None:
     """``record[name]`` as an object: JSON text decoded, a ``{"body": ...}`` wrapper opened."""
     value = record.get(name)

@@ -8,7 +8,7 @@ conversation: an agent that sends its whole history on every call gives one reco
 
 from __future__ import annotations
 
-from kura.io.api_logs import call_time, chat_id, log_metadata, part
+from kura.io.api_logs import call_time, chat_id, log_metadata, logged_call, part
 from kura.io.base import RecordContext, RecordError, parse_time, require
 from kura.io.openai import parse_message
 from kura.types.conversation import Conversation
@@ -18,16 +18,11 @@ DESCRIPTION = "OpenAI Chat Completions request log: {request: {model, messages},
 
 
 def matches(record: dict) -> bool:
-    try:
-        request, response = part(record, "request"), part(record, "response")
-    except RecordError:
+    call = logged_call(record)
+    if call is None:
         return False
-    return (
-        request is not None
-        and isinstance(request.get("messages"), list)
-        and response is not None
-        and (isinstance(response.get("choices"), list) or response.get("object") == "chat.completion")
-    )
+    response = call[1]
+    return isinstance(response.get("choices"), list) or response.get("object") == "chat.completion"
 
 
 def parse(record: dict, context: RecordContext) -> Conversation:
