@@ -74,7 +74,6 @@ async def summarise_stream(
     extractors = list(extractors)
     results: dict[int, ConversationSummary] = {}
     fingerprint = summariser.fingerprint() if cache is not None else ""
-    keys: dict[int, str] = {}
 
     def finish(index: int, conversation: Conversation, outcome: GeneratedSummary | Exception) -> None:
         try:
@@ -94,8 +93,10 @@ async def summarise_stream(
     # Identical conversations (same cache key) already on their way share that one call.
     twins: dict[str, list[tuple[int, Conversation]]] = {}
 
-    def misses() -> Iterator[tuple[int, Conversation]]:
+    def misses() -> Iterator[tuple[int, Conversation, str | None]]:
+        """Each conversation not in the cache, with its cache key (None without a cache)."""
         for index, conversation in enumerate(conversations):
+            key = None
             if cache is not None:
                 key = summary_cache_key(fingerprint, conversation)
                 hit = cache.get_text(CACHE_NAMESPACE, key)
@@ -106,16 +107,14 @@ async def summarise_stream(
                     twins[key].append((index, conversation))
                     continue
                 twins[key] = []
-                keys[index] = key  # held only while in flight
-            yield index, conversation
+            yield index, conversation, key
 
     executor = executor or InProcess()
-    async for (index, conversation), outcome in executor.map(
+    async for (index, conversation, key), outcome in executor.map(
         partial(_summarise_item, summariser), misses(), limit=summariser.max_concurrency
     ):
         waiting: list[tuple[int, Conversation]] = []
-        if cache is not None:
-            key = keys.pop(index)
+        if cache is not None and key is not None:
             waiting = twins.pop(key)
             if not isinstance(outcome, Exception):
                 cache.put_text(CACHE_NAMESPACE, key, outcome.model_dump_json())
@@ -124,7 +123,7 @@ async def summarise_stream(
     return [results[i] for i in sorted(results)]
 
 
-async def _summarise_item(summariser: Summariser, item: tuple[int, Conversation]) -> GeneratedSummary:
+async def _summarise_item(summariser: Summariser, item: tuple[int, Conversation, str | None]) -> GeneratedSummary:
     """The per-item work an executor runs: one conversation, nothing else."""
     return await summariser.summarise_one(item[1])
 
