@@ -168,14 +168,15 @@ class RunConfig(BaseModel):
     def recorded(self) -> dict[str, Any]:
         """The settings as run.json keeps them: objects by their label (never a key: an LLM's
         label is its model name)."""
-        return {
-            name: str(value)
-            if isinstance(value, Path)
-            else value
-            if value is None or isinstance(value, str | int | float | bool | dict)
-            else label(value)
-            for name, value in self.model_dump().items()
-        }
+        return {name: _recordable(value) for name, value in self.model_dump().items()}
+
+
+def _recordable(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, str | int | float | bool | dict):
+        return value
+    return label(value)
 
 
 def option(name: str) -> Option:
