@@ -43,6 +43,9 @@ OUTCOMES = Artifact("outcomes.parquet", "parquet", "per-conversation outcomes jo
 DATABASE = Artifact(
     "kura.duckdb", "duckdb", "every table of the run in one DuckDB database, for kura sql and other tools"
 )
+PRIVACY_REPORT = Artifact(
+    "privacy.json", "json", "--privacy: what was scrubbed, merged and withheld, and why (kura.privacy)"
+)
 ERRORS = Artifact("errors.jsonl", "jsonl", "items that failed (id, stage, error); retried by the next run")
 SIDECAR = Artifact("run.json", "json", "settings, inputs, counts, and each stage's fingerprint and digest")
 CACHE = Artifact("cache.sqlite", "sqlite", "item cache: summaries, vectors and model answers by content")
@@ -61,6 +64,7 @@ ALL = (
     ASSIGNMENTS,
     OUTCOMES,
     DATABASE,
+    PRIVACY_REPORT,
     ERRORS,
     SIDECAR,
     CACHE,
