@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kura.embedders import EMBEDDERS, Embedder
 from kura.errors import ConfigError
@@ -24,6 +24,11 @@ from kura.llm.base import LLM
 from kura.runner.params import label
 from kura.stages.cluster import CLUSTERERS, Clusterer
 from kura.stages.project import PROJECTORS, Projector
+
+PRIVACY_PROFILES = {
+    "off": "no privacy layers (the default)",
+    "strict": "scrubbed summaries and names, minimum cluster sizes, audited clusters, no raw text kept",
+}
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,68 @@ class RunConfig(BaseModel):
             flags=("--keep-taxonomy",),
         ),
     ] = False
+    privacy: Annotated[
+        str,
+        Option(
+            "Privacy profile. strict: personal data scrubbed from summaries and names, minimum cluster sizes, "
+            "clusters audited by a language model when there is one, conversation text not kept (docs/privacy.md). "
+            "off: none of it (the default).",
+            choices=lambda: PRIVACY_PROFILES,
+            form="Privacy",
+            advanced=True,
+        ),
+    ] = "off"
+    min_conversations: Annotated[
+        int | None,
+        Field(ge=1),
+        Option(
+            "Smallest cluster shown, in conversations; smaller ones are merged into their nearest cluster "
+            "(default: 10 with --privacy strict, else no minimum)."
+        ),
+    ] = None
+    min_users: Annotated[
+        int | None,
+        Field(ge=1),
+        Option(
+            "Smallest cluster shown, in distinct users, when user ids are known (see --user-field) "
+            "(default: 5 with --privacy strict, else no minimum)."
+        ),
+    ] = None
+    user_field: Annotated[
+        str,
+        Option(
+            "Metadata field holding each conversation's user or account id (Claude exports, Langfuse, LangSmith "
+            "and API logs fill user_id)."
+        ),
+    ] = "user_id"
+    auditor: Annotated[
+        str | LLM | None,
+        Option(
+            "Language model that rates each cluster for identifying content, withholding low ones "
+            "(default with --privacy strict: the --llm model; none offline). Same model strings as --llm.",
+            cli_type=str | None,
+        ),
+    ] = None
+    audit_threshold: Annotated[
+        int,
+        Field(ge=1, le=5),
+        Option("Clusters the auditor rates below this (1 identifies someone ... 5 nothing personal) are withheld."),
+    ] = 3
+    keep_raw: Annotated[
+        bool,
+        Option(
+            "With --privacy strict, keep the conversations' text in the run directory too (it is not kept by "
+            "default; the explorer shows it only when started with --allow-raw-text).",
+            flags=("--keep-raw",),
+        ),
+    ] = False
+
+    @field_validator("privacy")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        if value not in PRIVACY_PROFILES:
+            raise ValueError(f"unknown profile: use one of {', '.join(PRIVACY_PROFILES)}")
+        return value
 
     @classmethod
     def of(cls, config: RunConfig | None = None, **settings: Any) -> RunConfig:

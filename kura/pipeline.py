@@ -14,6 +14,8 @@ from kura.config import RunConfig, takes_settings
 from kura.embedders import Embedder, embedder_name, get_embedder
 from kura.errors import ConfigError
 from kura.io import LoadReport
+from kura.privacy.policy import ScrubbedSummariser, privacy_policy
+from kura.privacy.report import privacy_report
 from kura.progress import Reporter
 from kura.runner.blocking import blocking
 from kura.runner.executor import Executor, InProcess
@@ -25,7 +27,7 @@ from kura.stages.hierarchy import EmbeddingHierarchy, HierarchyBuilder
 from kura.stages.naming import ClusterNamer, DistinctiveTermsNamer
 from kura.stages.project import get_projector
 from kura.stages.summarise import ExtractiveSummariser, Extractor, Summariser
-from kura.store import RunStore
+from kura.store import RunStore, artifacts
 from kura.store.meta import Failure, RunMeta, StageRecord
 from kura.types import Cluster, ConversationSummary, ProjectedCluster
 
@@ -100,6 +102,9 @@ async def run_async(
             llm_obj, top_clusters=config.top_clusters, levels=config.levels, seed=config.seed
         )
     summariser = summariser or ExtractiveSummariser()
+    policy = privacy_policy(config, llm_obj)
+    if policy.scrubber is not None:
+        summariser = ScrubbedSummariser(summariser, policy.scrubber)
     embedder_obj = build_embedder(config)
     clusterer_obj = get_clusterer(config.clusterer, clusters_per_group=config.clusters_per_group, seed=config.seed)
     namer = namer or DistinctiveTermsNamer()
@@ -108,7 +113,7 @@ async def run_async(
     )
     projector_obj = get_projector(config.projector, seed=config.seed)
     mode = f"language model ({llm_obj.name})" if llm_obj is not None else _mode(summariser, namer, hierarchy)
-    llms = _llms_of(summariser, namer, hierarchy)
+    llms = _llms_of(summariser, namer, hierarchy, policy.auditor)
     for model in llms:
         model.check()  # a missing key or package: one clear error now, not one per conversation
 
@@ -127,6 +132,7 @@ async def run_async(
         namer=namer,
         hierarchy=hierarchy,
         projector=projector_obj,
+        privacy=policy,
     )
     context = Run(
         inputs,
@@ -182,6 +188,9 @@ async def run_async(
             stages={name: r.record for name, r in results.items()},
         )
         store.save_meta()
+        store.write_json(
+            artifacts.PRIVACY_REPORT, privacy_report(policy, {name: r.record.details for name, r in results.items()})
+        )
         result = RunResult(
             path=store.path,
             summaries=summaries,

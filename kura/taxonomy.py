@@ -33,6 +33,7 @@ from kura.embedders.base import run_sync
 from kura.errors import ConfigError, InputError
 from kura.llm.chooser import Candidate, LLMClusterChooser
 from kura.llm.errors import describe as describe_error
+from kura.privacy.policy import SCRUBBED
 from kura.runner.failures import record_failure
 from kura.runner.graph import Embedded
 from kura.stages.assign import CentroidScorer
@@ -254,7 +255,21 @@ def components_for(
     """
     path = Path(run_dir)
     meta = RunStore(path).meta
-    settings = meta.settings
+    recorded = str(meta.settings.get("summariser", ""))
+    if recorded.endswith(SCRUBBED):  # a --privacy strict run: new conversations are scrubbed too
+        from kura.privacy.policy import ScrubbedSummariser
+        from kura.privacy.scrub import load_scrubber
+
+        inner, embedder_obj = _components_for(
+            path, meta, {**meta.settings, "summariser": recorded[: -len(SCRUBBED)]}, embedder, summariser
+        )
+        return ScrubbedSummariser(inner, load_scrubber().label), embedder_obj
+    return _components_for(path, meta, meta.settings, embedder, summariser)
+
+
+def _components_for(
+    path: Path, meta: Any, settings: dict[str, Any], embedder: str | Embedder | None, summariser: Summariser | None
+) -> tuple[Summariser, Embedder]:
     summariser, embedder = _from_config(meta.config, settings, summariser, embedder)
     if summariser is None:
         label = str(settings.get("summariser", ""))

@@ -16,6 +16,7 @@ from kura.embedders import HashingEmbedder, MiniLMEmbedder
 from kura.llm import ClioHierarchy, LLMClusterNamer, LLMSummariser
 from kura.llm.chooser import LLMClusterChooser
 from kura.llm.embeddings import OpenAIEmbedder
+from kura.privacy.policy import PrivacyPolicy
 from kura.progress import Reporter
 from kura.runner.graph import STAGES
 from kura.runner.params import Component, fingerprint, parameter_names
@@ -45,7 +46,7 @@ COMPONENTS: list[type[Component]] = [
     PCAProjector,
 ]
 STAGE_OF = {"summariser": "summarise", "embedder": "embed", "clusterer": "clusters", "namer": "clusters"}
-STAGE_OF |= {"hierarchy": "hierarchy", "projector": "map"}
+STAGE_OF |= {"hierarchy": "hierarchy", "projector": "map", "privacy": "clusters"}
 
 
 class LongerSummary(GeneratedSummary):
@@ -102,6 +103,7 @@ def test_a_changed_component_moves_its_stage_and_no_earlier_one():
         namer=DistinctiveTermsNamer(),
         hierarchy=EmbeddingHierarchy(),
         projector=UMAPProjector(),
+        privacy=PrivacyPolicy(),
     )
     variants = dict(
         summariser=ExtractiveSummariser(max_words=12),
@@ -110,6 +112,7 @@ def test_a_changed_component_moves_its_stage_and_no_earlier_one():
         namer=DistinctiveTermsNamer(terms_in_name=2),
         hierarchy=EmbeddingHierarchy(top_clusters=3),
         projector=PCAProjector(),
+        privacy=PrivacyPolicy(min_conversations=5),
     )
     order = [s.name for s in STAGES]
 

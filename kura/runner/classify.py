@@ -24,6 +24,7 @@ from kura.embedders import Embedder
 from kura.errors import ConfigError
 from kura.io import LoadReport
 from kura.llm.chooser import LLMClusterChooser
+from kura.privacy.policy import PrivacyPolicy
 from kura.progress import Reporter, StageBar
 from kura.runner.blocking import blocking
 from kura.runner.graph import STAGES, Embedded, Inputs, Run, place_beside_neighbours
@@ -177,6 +178,14 @@ CLASSIFY_STAGES: tuple[Stage, ...] = (
 )
 
 
+def classify_policy(run_dir: str | Path) -> PrivacyPolicy:
+    """The taxonomy run's privacy profile, for what classifying keeps: a strict run's new
+    conversations keep no text either (their summaries are scrubbed: see components_for)."""
+    recorded = RunStore(run_dir).meta.config
+    strict = recorded.get("privacy") == "strict"
+    return PrivacyPolicy(profile="strict" if strict else "off", keep_raw=not strict or bool(recorded.get("keep_raw")))
+
+
 async def classify_async(
     run_dir: str | Path,
     inputs: Inputs,
@@ -214,6 +223,7 @@ async def classify_async(
         summariser=summariser,
         embedder=embedder_obj,
         classifier=TaxonomyClassifier(taxonomy, chooser=chooser, top_k=top_k),
+        privacy=classify_policy(run_dir),
     )
     reporter = Reporter(enabled=progress)
     store = RunStore(out, write=True)

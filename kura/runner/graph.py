@@ -22,6 +22,9 @@ import numpy as np
 
 from kura.errors import KuraError
 from kura.io import LoadReport, iter_conversations
+from kura.privacy.policy import PrivacyPolicy
+from kura.privacy.report import audit_tree, count_placeholders, summary_texts
+from kura.privacy.thresholds import enforce_minimums
 from kura.progress import StageBar
 from kura.runner.executor import Executor, InProcess
 from kura.runner.failures import record_failure
@@ -98,8 +101,11 @@ async def summarise(run: Run, _: dict[str, Any], bar: StageBar) -> StageOutput:
     failures: list[Failure] = []
     cache = run.store.cache
     hits, misses = cache.hits, cache.misses
+    policy: PrivacyPolicy = run.components["privacy"]
     conversations = run.store.write_through(
-        artifacts.CONVERSATIONS, _conversations(run, failures), Conversation.model_dump_json
+        artifacts.CONVERSATIONS,
+        _conversations(run, failures),
+        lambda conversation: policy.kept_conversation(conversation).model_dump_json(),
     )
     summaries = await summarise_stream(
         conversations,
@@ -118,7 +124,26 @@ async def summarise(run: Run, _: dict[str, Any], bar: StageBar) -> StageOutput:
             "no conversation could be summarised"
             + (f": {failures[0].id}: {failures[0].error}" if failures else " (the input is empty)")
         )
-    return StageOutput(summaries, computed=cache.misses - misses, reused=cache.hits - hits)
+    details = {}
+    if policy.scrubber:
+        summaries = scrub_metadata(policy, summaries)
+        details["scrubbed"] = count_placeholders(t for s in summaries for t in summary_texts(s))
+    return StageOutput(summaries, computed=cache.misses - misses, reused=cache.hits - hits, details=details)
+
+
+def scrub_metadata(policy: PrivacyPolicy, summaries: list[ConversationSummary]) -> list[ConversationSummary]:
+    """Text metadata (titles, a provider's own summary) scrubbed like the summaries; the user id
+    stays, for the minimum-users check, and is left out of the exported tables."""
+    places = [
+        (i, key)
+        for i, s in enumerate(summaries)
+        for key, value in s.metadata.items()
+        if isinstance(value, str) and key != policy.user_field
+    ]
+    texts, _ = policy.scrub_texts([summaries[i].metadata[key] for i, key in places])
+    for (i, key), text in zip(places, texts):
+        summaries[i].metadata[key] = text
+    return summaries
 
 
 def _conversations(run: Run, failures: list[Failure]) -> Iterator[Conversation]:
@@ -191,11 +216,26 @@ async def cluster(run: Run, inputs: dict[str, Any], bar: StageBar) -> StageOutpu
         kept = assign_to_taxonomy(previous, summaries, vectors, run.taxonomy)
         bar.advance(run.taxonomy["assigned"])
         return StageOutput(kept, computed=run.taxonomy["assigned"], reused=len(summaries) - run.taxonomy["assigned"])
+    policy: PrivacyPolicy = run.components["privacy"]
     labels = run.components["clusterer"].fit_predict(vectors)
+    details: dict[str, Any] = {}
+    if policy.enforces_minimums:
+        users = [policy.user_of(s.metadata) for s in summaries]
+        known = any(u is not None for u in users)
+        labels, merged = enforce_minimums(
+            labels,
+            vectors,
+            users if known else None,
+            min_conversations=policy.min_conversations,
+            min_users=policy.min_users,
+        )
+        details.update(merged=merged.as_dict(), users_known=known)
     groups = groups_from_labels(labels, vectors, [s.chat_id for s in summaries], [s.summary for s in summaries])
-    base = await name_base_clusters(groups, run.components["namer"])
+    base, scrubbed = policy.scrub_clusters(await name_base_clusters(groups, run.components["namer"]))
+    if policy.scrubber:
+        details["scrubbed"] = dict(scrubbed)
     bar.advance(len(base))
-    return StageOutput(base, computed=len(base))
+    return StageOutput(base, computed=len(base), details=details)
 
 
 def assign_to_taxonomy(
@@ -237,9 +277,18 @@ async def hierarchy(run: Run, inputs: dict[str, Any], bar: StageBar) -> StageOut
         tree = extend_tree(run.store.read_models(artifacts.TREE, Cluster), base)
     else:
         tree = await run.components["hierarchy"].build(level_input(base, vectors, summaries))
+    policy: PrivacyPolicy = run.components["privacy"]
+    details: dict[str, Any] = {}
+    tree, scrubbed = policy.scrub_clusters(tree)
+    if policy.scrubber:
+        details["scrubbed"] = dict(scrubbed)
+    if policy.auditor is not None:
+        tree, details["audit"] = await audit_tree(policy, tree, summaries, vectors)
+        shown = {c for cluster in tree for c in cluster.chat_ids}
+        summaries = [s for s in summaries if s.chat_id in shown]
     ClusterTree(tree).validate([s.chat_id for s in summaries])  # a broken tree is a bug: never written
     bar.advance(len(tree) - len(base))
-    return StageOutput(tree, computed=len(tree))
+    return StageOutput(tree, computed=len(tree), details=details)
 
 
 def extend_tree(previous: list[Cluster], base: list[Cluster]) -> list[Cluster]:
@@ -307,8 +356,20 @@ async def export(run: Run, inputs: dict[str, Any], bar: StageBar) -> StageOutput
     summaries, _ = inputs["embed"].placed
     tree = ClusterTree(inputs["hierarchy"])
     points = np.asarray(inputs["map"])
+    # Conversations the privacy auditor withheld are in no cluster: they are shown nowhere.
+    base_of = tree.base_of()
+    shown = np.array([s.chat_id in base_of for s in summaries], dtype=bool)
+    if not shown.all():
+        summaries, points = [s for s, keep in zip(summaries, shown) if keep], points[shown]
+    policy: PrivacyPolicy = run.components["privacy"]
+    if policy.profile == "strict":  # the user id served the minimum-users check; it is not shown
+        summaries = [s.model_copy(update={"metadata": _without(s.metadata, policy.user_field)}) for s in summaries]
     placed = place_clusters(tree, points, {s.chat_id: i for i, s in enumerate(summaries)})
     return StageOutput(Exported(placed, summaries, points), computed=len(placed))
+
+
+def _without(metadata: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in metadata.items() if k != key}
 
 
 def _write_exports(store: RunStore, value: Exported) -> None:
@@ -358,7 +419,7 @@ STAGES: tuple[Stage, ...] = (
         name="clusters",
         label="Clustering",
         inputs=("embed",),
-        components=("clusterer", "namer"),
+        components=("clusterer", "namer", "privacy"),
         outputs=(artifacts.CLUSTERS,),
         compute=cluster,
         write=_write_models(artifacts.CLUSTERS),
@@ -369,7 +430,7 @@ STAGES: tuple[Stage, ...] = (
         name="hierarchy",
         label="Building hierarchy",
         inputs=("embed", "clusters"),
-        components=("hierarchy",),
+        components=("hierarchy", "privacy"),
         outputs=(artifacts.TREE,),
         compute=hierarchy,
         write=_write_models(artifacts.TREE),
@@ -392,7 +453,7 @@ STAGES: tuple[Stage, ...] = (
         label="Writing tables",
         # summarise too: the tables carry what only the loaded conversations hold (creation times).
         inputs=("summarise", "embed", "hierarchy", "map"),
-        components=(),
+        components=("privacy",),
         outputs=(artifacts.MAP, artifacts.CONVERSATION_TABLE, artifacts.CLUSTER_TABLE, artifacts.DATABASE),
         compute=export,
         write=_write_exports,

@@ -31,6 +31,8 @@ class StageOutput:
     value: Any
     computed: int = 0
     reused: int = 0
+    #: What the stage did worth keeping beside its files (kept in run.json, and when it is reused).
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ class Runner:
             computed=output.computed,
             reused=output.reused,
             seconds=round(time.perf_counter() - start, 3),
+            details=output.details,
         )
         return StageResult(output.value, _digest(record), reused=False, record=record)
 

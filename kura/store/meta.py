@@ -54,6 +54,8 @@ class StageRecord(BaseModel):
     computed: int = 0
     reused: int = 0
     seconds: float = 0.0
+    #: What the stage did worth keeping (the privacy layers' counts, for example).
+    details: dict[str, Any] = Field(default_factory=dict)
 
 
 class RunMeta(BaseModel):
