@@ -44,6 +44,7 @@ def run(
 ) -> None:
     """Run the whole pipeline on INPUTS and print the tree of what users ask for."""
     import kura
+    from kura.privacy.report import privacy_line
     from kura.visualization import rich_tree
 
     config = kura.RunConfig.of(**{k: _parsed(k, v) for k, v in settings.items()})
@@ -58,6 +59,7 @@ def run(
         f"\n[bold]Mode:[/] {escape(result.mode)}   [bold]Conversations:[/] {len(result.summaries):,}   "
         f"[bold]Clusters:[/] {len(result.clusters)} ({len(result.roots)} at the top)"
     )
+    out.print(escape(privacy_line(result.privacy)))
     err.print(_stages_table(result))  # timings vary: diagnostics go to stderr, the result to stdout
     if result.usage:
         out.print(_usage_table(result.usage))

@@ -53,6 +53,8 @@ class RunResult:
     usage: dict | None = None
     #: What each stage did this time: fingerprint, files, items computed and reused.
     stages: dict[str, StageRecord] = field(default_factory=dict)
+    #: What the privacy layers scrubbed, merged and withheld (``privacy.json``).
+    privacy: dict[str, Any] = field(default_factory=dict)
 
     @property
     def roots(self) -> list[ProjectedCluster]:
@@ -121,7 +123,9 @@ async def run_async(
     if store.meta_problem:
         reporter.note(store.meta_problem)
     for model in llms:  # every answer is cached in the run directory; usage is counted per run
-        model.use_cache(store.cache)
+        # ...except in the strict profile: a model's raw answer may hold what scrubbing removes,
+        # so only scrubbed summaries are cached (names are asked for again on a re-run).
+        model.use_cache(None if policy.scrubber else store.cache)
         model.usage.reset()
     if hasattr(getattr(embedder_obj, "usage", None), "reset"):
         embedder_obj.usage.reset()  # type: ignore[attr-defined]
@@ -154,8 +158,9 @@ async def run_async(
             for damaged in store.cache.set_aside:
                 reporter.note(f"the item cache was damaged: set aside as {damaged.name} and rebuilt")
         embedded: Embedded = results["embed"].value
-        summaries, _ = embedded.placed
         tree: list[Cluster] = results["hierarchy"].value
+        shown = {c for cluster in tree for c in cluster.chat_ids}  # without what the auditor withheld
+        summaries = [s for s in embedded.placed[0] if s.chat_id in shown]
         projected: list[ProjectedCluster] = results["export"].value.clusters
         reused = [name for name, r in results.items() if r.reused]
         usage = _usage(llms, embedder_obj)
@@ -188,9 +193,8 @@ async def run_async(
             stages={name: r.record for name, r in results.items()},
         )
         store.save_meta()
-        store.write_json(
-            artifacts.PRIVACY_REPORT, privacy_report(policy, {name: r.record.details for name, r in results.items()})
-        )
+        report = privacy_report(policy, {name: r.record.details for name, r in results.items()})
+        store.write_json(artifacts.PRIVACY_REPORT, report)
         result = RunResult(
             path=store.path,
             summaries=summaries,
@@ -202,6 +206,7 @@ async def run_async(
             reused=reused,
             usage=usage,
             stages={name: r.record for name, r in results.items()},
+            privacy=report,
         )
     finally:
         for model in llms:

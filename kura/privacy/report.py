@@ -132,3 +132,34 @@ def privacy_report(policy: PrivacyPolicy, details: Mapping[str, Mapping[str, Any
         "withheld": {"clusters": len(withheld), "conversations": sum(w["conversations"] for w in withheld)},
         "raw_text_kept": policy.keep_raw,
     }
+
+
+def privacy_line(report: Mapping[str, Any]) -> str:
+    """One line for the end of ``kura run``: the profile, and what it did."""
+    if report.get("profile", "off") == "off" and "merged" not in report:
+        return "Privacy: off (the default): summaries and names may hold personal data; --privacy strict filters them"
+    parts = [f"Privacy: {report.get('profile', 'off')}"]
+    scrubbed = report.get("scrubbed") or {}
+    found = Counter(scrubbed.get("summaries", {})) + Counter(scrubbed.get("clusters", {}))
+    if report.get("scrubber"):
+        kinds = ", ".join(f"{kind} {n}" for kind, n in found.most_common())
+        parts.append(f"{sum(found.values())} personal details scrubbed" + (f" ({kinds})" if kinds else ""))
+    merged = report.get("merged", {})
+    parts.append(
+        f"clusters of at least {report.get('min_conversations')} conversations"
+        + (f" and {report.get('min_users')} users" if report.get("users_known") else " (no user ids to count users)")
+        + f": {merged.get('clusters', 0)} small ones merged"
+    )
+    audit = report.get("audit", {})
+    if "skipped" in audit and report.get("profile") != "strict":
+        pass  # no auditor was asked for
+    elif "skipped" in audit:
+        parts.append(f"not audited ({audit['skipped']})")
+    else:
+        withheld = report.get("withheld", {})
+        parts.append(
+            f"audited by {audit.get('model')}: {withheld.get('clusters', 0)} clusters withheld "
+            f"({withheld.get('conversations', 0)} conversations)"
+        )
+    parts.append("conversation text kept" if report.get("raw_text_kept") else "conversation text not kept")
+    return " · ".join(parts)
