@@ -81,6 +81,7 @@ def privacy_root(runs_root: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     copy_run(source, root / "strict-dropped", privacy="strict", report=dropped, raw="dropped")
     copy_run(source, root / "off", privacy="off", report={"profile": "off"}, raw="planted")
     copy_run(source, root / "legacy", privacy=None, report=None, raw="planted")
+    copy_run(source, root / "strict-unreported", privacy="strict", report={"profile": "off"}, raw="planted")
     damaged = copy_run(source, root / "damaged", privacy="strict", report=None, raw="planted")
     (damaged / "privacy.json").write_text('{"profile": "str', encoding="utf-8")
     return root
@@ -126,6 +127,12 @@ def test_the_overview_carries_the_privacy_report(guarded, allowed):
     for run in ("off", "legacy"):  # no privacy.json: the profile run.json records, or off
         body = guarded.get(f"api/runs/{run}").json()
         assert body["privacy"] == {"profile": "off"} and body["raw_text"] is True
+
+
+def test_run_json_saying_strict_wins_over_a_report_that_does_not(guarded, privacy_root: Path):
+    assert guarded.get("api/runs/strict-unreported").json()["privacy"] == {"profile": "strict"}
+    chat_id = chat_ids(privacy_root, "strict-unreported")[0]
+    assert guarded.get("api/runs/strict-unreported/conversation", params={"id": chat_id}).status_code == 403
 
 
 def test_a_strict_runs_conversation_is_refused_with_one_line(guarded, privacy_root: Path):
