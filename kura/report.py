@@ -4,6 +4,9 @@ The file holds the explorer's own page (kura/web) with every script, style and b
 inline, and the same payloads the server's API returns, so it shows the same views with no
 server and no network. The data sits in a ``<script type="application/json">`` element with
 every ``<`` escaped, and the page renders all text as text (see tests/web/test_security.py).
+
+A run made with ``--privacy strict`` is reported without its raw conversation text (summaries,
+clusters and the privacy counts only), unless ``allow_raw_text`` asks for it.
 """
 
 from __future__ import annotations
@@ -24,13 +27,14 @@ FORMAT = 1
 
 
 def report_data(run: RunData) -> dict[str, Any]:
-    """Everything the page needs, as the API would return it, plus rows and messages."""
+    """Everything the page needs, as the API would return it, plus rows and messages (None for
+    each row when the run's raw text is not to be shown: see :attr:`RunData.serves_raw_text`)."""
     columns = [c for c in ROW_FIELDS if c in run.table.column_names]
     rows: dict[str, list[Any]] = {c: run.table.column(c).to_pylist() for c in columns}
     rows["metadata"] = [json.loads(m) if m else {} for m in run.table.column("metadata").to_pylist()]
     rows["created_at"] = [run.created_at.get(c) for c in run.chat_ids]
     messages: list[Any] = [None] * run.size
-    for record in run.iter_conversations():
+    for record in run.iter_conversations() if run.serves_raw_text else ():
         row = run.row_of.get(record["chat_id"])
         if row is not None:
             messages[row] = [[m.get("role"), m.get("content") or ""] for m in record.get("messages", [])]
@@ -46,8 +50,12 @@ def report_data(run: RunData) -> dict[str, Any]:
     }
 
 
-def build_report(run_dir: str | Path, out: str | Path, *, title: str | None = None) -> Path:
-    """Write the report of the run at ``run_dir`` to ``out``; returns the path written."""
+def build_report(
+    run_dir: str | Path, out: str | Path, *, title: str | None = None, allow_raw_text: bool = False
+) -> Path:
+    """Write the report of the run at ``run_dir`` to ``out``; returns the path written.
+
+    ``allow_raw_text``: include the conversations of a ``--privacy strict`` run too."""
     run_dir = Path(run_dir).resolve()
     if not is_run_dir(run_dir):
         runs = sorted(p.name for p in run_dir.iterdir() if is_run_dir(p)) if run_dir.is_dir() else []
@@ -59,7 +67,7 @@ def build_report(run_dir: str | Path, out: str | Path, *, title: str | None = No
         raise InputError(
             "is not a Kura run directory (no run.json): run `kura run INPUT --out DIR` first", path=str(run_dir)
         )
-    run = RunData.load(run_dir.name, run_dir)
+    run = RunData.load(run_dir.name, run_dir, allow_raw_text=allow_raw_text)
     page = report_page(report_data(run), title=title or f"Kura report: {run.name}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

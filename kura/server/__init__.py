@@ -6,6 +6,7 @@ runs.py      which runs exist, and a small cache of loaded ones
 rundata.py   one run in memory and the payloads the page reads
 fields.py    facets and metadata as compact typed columns
 search.py    text search over summaries and messages
+privacy.py   what a --privacy strict run may show: its privacy.json, raw text refused (403)
 jobs.py      runs started from the browser, in a child process, with progress
 uploads.py   upload limits and safe file names
 assets.py    the page (kura/web), linked or inlined for the static report

@@ -3,9 +3,12 @@
 GET  /api/runs                          the runs, with status and counts
 GET  /api/runs/{run}                    the run: settings, cluster tree, field schema
 GET  /api/runs/{run}/columns            per-conversation typed arrays: map position, cluster, fields
-GET  /api/runs/{run}/summaries          summaries, paged: ?offset=&limit= (with ?cluster= and ?q=), or ?rows=3,17
-GET  /api/runs/{run}/conversation?id=   one conversation with its summary and cluster path
-GET  /api/runs/{run}/search?q=          rows matching a text search, as a bit set
+GET  /api/runs/{run}/summaries          summaries, paged: ?offset=&limit= (with ?cluster= and ?q=), or ?rows=3,17,
+                                        or ?id= (one conversation's row)
+GET  /api/runs/{run}/conversation?id=   one conversation with its summary and cluster path (403 for a
+                                        --privacy strict run unless served with --allow-raw-text)
+GET  /api/runs/{run}/search?q=          rows matching a text search, as a bit set (over summaries only
+                                        when the run's raw text is not served)
 GET  /api/runs/{run}/trends?by=&level=&cluster=   shares per period and rising/falling clusters
 POST /api/runs/{run}/trends             the same over the rows of a bit mask (the page's filters)
 GET  /api/runs/{run}/outcomes           per-cluster outcome statistics (kura.analysis.outcomes)
@@ -35,6 +38,7 @@ from kura.server.diff import RunDiffs
 from kura.server.fields import b64
 from kura.server.jobs import Job, Jobs, RunSettings, options
 from kura.server.outcomes import outcomes_json
+from kura.server.privacy import RawTextWithheld
 from kura.server.rundata import RunData
 from kura.server.runs import RunRegistry
 from kura.server.search import parse_query
@@ -113,8 +117,13 @@ class Api:
         limit: int = Query(50, ge=1, le=MAX_PAGE),
         cluster: str | None = Query(None, description="Only conversations under this cluster id."),
         q: str | None = Query(None, description="Only conversations matching this search."),
+        chat_id: str | None = Query(None, alias="id", description="The row of this conversation (by chat_id)."),
     ) -> dict[str, Any]:
         data = self._run(run)
+        if chat_id is not None:
+            if chat_id not in data.row_of:
+                raise HTTPException(404, f"no conversation {chat_id!r} in run {run!r}")
+            rows = str(data.row_of[chat_id])
         if rows is not None:
             try:
                 wanted = [int(r) for r in rows.split(",") if r.strip()]
@@ -143,7 +152,10 @@ class Api:
     def conversation(
         self, run: str, chat_id: str = Query(..., alias="id", description="The conversation's chat_id.")
     ) -> dict[str, Any]:
-        found = self._run(run).conversation(chat_id)
+        try:
+            found = self._run(run).conversation(chat_id)
+        except RawTextWithheld as exc:
+            raise HTTPException(403, str(exc)) from None
         if found is None:
             raise HTTPException(404, f"no conversation {chat_id!r} in run {run!r}")
         return found

@@ -118,16 +118,19 @@ def create_app(
     token: str | None = None,
     uploads: bool | None = None,
     max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
+    allow_raw_text: bool = False,
 ) -> FastAPI:
     """The app for the run (or folder of runs) at ``root``, to be served on ``host``:``port``.
 
     ``token``: the access token every API request must carry (required when ``host`` is shared,
     optional on loopback). ``uploads``: allow "New run" (default: on loopback only).
+    ``allow_raw_text``: serve the conversations of runs made with ``--privacy strict`` too
+    (see :mod:`kura.server.privacy`).
     """
     shared = is_shared(host)
     if shared and not token:
         raise ConfigError(f"serving on {host} needs an access token (kura serve makes one): give --token")
-    registry = RunRegistry(Path(root))
+    registry = RunRegistry(Path(root), allow_raw_text=allow_raw_text)
     uploads = (not shared) if uploads is None else uploads
     api = Api(registry, max_upload_bytes=max_upload_mb * MB, uploads=uploads)
 

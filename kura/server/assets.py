@@ -24,6 +24,7 @@ SCRIPTS = [
     "tree.js",
     "breakdowns.js",
     "detail.js",
+    "privacy.js",
     "conversation.js",
     "filters.js",
     "upload.js",

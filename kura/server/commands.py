@@ -47,6 +47,12 @@ def serve(
         "when --host is not loopback; optional on loopback.",
         show_default=False,
     ),
+    allow_raw_text: bool = typer.Option(
+        False,
+        "--allow-raw-text",
+        help="Serve the conversation text of runs made with --privacy strict (kept with --keep-raw). "
+        "Default: their summaries and clusters only.",
+    ),
 ) -> None:
     """Explore runs in your browser: cluster tree, map, breakdowns, conversations, search."""
     import uvicorn
@@ -63,7 +69,15 @@ def serve(
         token = secrets.token_urlsafe(24)
     sock = bind(host, port)
     actual_port = sock.getsockname()[1]
-    app = create_app(run_dir, host=host, port=actual_port, token=token, uploads=uploads, max_upload_mb=max_upload_mb)
+    app = create_app(
+        run_dir,
+        host=host,
+        port=actual_port,
+        token=token,
+        uploads=uploads,
+        max_upload_mb=max_upload_mb,
+        allow_raw_text=allow_raw_text,
+    )
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{actual_port}/" + (f"?token={token}" if token else "")
     registry = app.state.registry
@@ -73,6 +87,8 @@ def serve(
         f"  runs from {escape(str(registry.root))}"
         + (f"; new runs go to {escape(str(registry.new_runs_dir))}" if app.state.api.uploads else "; New run is off")
     )
+    if allow_raw_text:
+        err.print("[yellow]--allow-raw-text: the conversation text of --privacy strict runs is served too.[/]")
     if shared:
         err.print(
             f"[yellow]Listening on {escape(host)}: anyone who can reach this machine and has the link above "
@@ -123,15 +139,36 @@ def report(
     run_dir: Path = typer.Argument(..., help="A run directory written by `kura run`."),
     output: Path = typer.Option(Path("kura-report.html"), "--output", "-o", help="The HTML file to write."),
     title: str | None = typer.Option(None, help="The page title (default: the run's name)."),
+    allow_raw_text: bool = typer.Option(
+        False,
+        "--allow-raw-text",
+        help="Include the conversation text of a run made with --privacy strict (kept with --keep-raw). "
+        "Default: its summaries and clusters only.",
+    ),
 ) -> None:
     """Write one self-contained HTML file of a run (no server, no network) to share."""
     from kura.report import build_report
 
-    path = build_report(run_dir, output, title=title)
+    path = build_report(run_dir, output, title=title, allow_raw_text=allow_raw_text)
     size = path.stat().st_size
     err.print(
         f"Wrote [bold]{escape(str(path))}[/] ({size / 1024 / 1024:.1f} MB): open it in any browser, or attach it."
     )
+    err.print(privacy_line(run_dir, allow_raw_text))
+
+
+def privacy_line(run_dir: Path, allow_raw_text: bool) -> str:
+    """What the report says about privacy, in one line for the terminal."""
+    import json
+
+    from kura.server.privacy import STRICT, privacy_report
+    from kura.store import artifacts
+
+    meta = json.loads((run_dir / artifacts.SIDECAR.file).read_text(encoding="utf-8"))
+    if privacy_report(run_dir, meta)["profile"] != STRICT:
+        return "Privacy filter off (kura run --privacy off, the default): summaries and cluster names are not scrubbed."
+    text = "included (--allow-raw-text)" if allow_raw_text else "left out"
+    return f"Privacy-filtered (kura run --privacy strict): conversation text {text}."
 
 
 def register(app: typer.Typer) -> None:

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from kura.errors import InputError
 from kura.server.fields import Field, b64, code_array, encode_date, facet_fields, metadata_fields, outcome_fields
+from kura.server.privacy import STRICT, RawTextWithheld, privacy_report
 from kura.server.search import TextIndex, parse_query
 from kura.store import artifacts
 from kura.store.conversation_index import index_conversations
@@ -68,17 +69,22 @@ class RunData:
     offsets: dict[str, tuple[int, int]]
     created_at: dict[str, str | None]
     fields: list[Field]
+    #: privacy.json (or the profile run.json records): see :mod:`kura.server.privacy`.
+    privacy: dict[str, Any]
 
-    def __init__(self, name: str, path: Path):
+    def __init__(self, name: str, path: Path, *, allow_raw_text: bool = False):
         self.name = name
         self.path = path
+        self.allow_raw_text = allow_raw_text
         self._lock = threading.Lock()
         self._text_index: TextIndex | None = None
         self._overview: bytes | None = None
         self._columns: bytes | None = None
 
     @classmethod
-    def load(cls, name: str, path: Path) -> RunData:
+    def load(cls, name: str, path: Path, *, allow_raw_text: bool = False) -> RunData:
+        """``allow_raw_text``: serve the messages of a ``--privacy strict`` run too (``kura serve
+        --allow-raw-text``); runs made with ``--privacy off`` always serve them."""
         import pyarrow.parquet as pq
 
         missing = missing_files(path)
@@ -86,8 +92,9 @@ class RunData:
             raise InputError(
                 f"the run is not finished ({', '.join(missing)} missing): run `kura run` on it again", path=str(path)
             )
-        run = cls(name, path)
+        run = cls(name, path, allow_raw_text=allow_raw_text)
         run.meta = json.loads((path / artifacts.SIDECAR.file).read_text(encoding="utf-8"))
+        run.privacy = privacy_report(path, run.meta)
         run.table = pq.read_table(path / artifacts.CONVERSATION_TABLE.file)
         run.chat_ids = run.table.column("chat_id").to_pylist()
         run.row_of = {chat_id: i for i, chat_id in enumerate(run.chat_ids)}
@@ -103,6 +110,15 @@ class RunData:
     def size(self) -> int:
         return len(self.chat_ids)
 
+    @property
+    def strict(self) -> bool:
+        return self.privacy["profile"] == STRICT
+
+    @property
+    def serves_raw_text(self) -> bool:
+        """Whether messages may leave this process: the conversation view, search over them."""
+        return not self.strict or self.allow_raw_text
+
     # -- conversations.jsonl ---------------------------------------------------------------------
     def _index_conversations(self) -> None:
         """Byte offset and creation time of each conversation, by chat id (one scan)."""
@@ -110,7 +126,10 @@ class RunData:
         self.offsets, self.created_at = index.offsets, index.created_at
 
     def conversation(self, chat_id: str) -> dict[str, Any] | None:
-        """The conversation as loaded, with its summary row and cluster path; None if unknown."""
+        """The conversation as loaded, with its summary row and cluster path; None if unknown.
+        Raises :class:`RawTextWithheld` when this run's raw text is not served."""
+        if not self.serves_raw_text:
+            raise RawTextWithheld(self.name)
         where = self.offsets.get(chat_id)
         if where is None:
             return None
@@ -124,6 +143,9 @@ class RunData:
         return record
 
     def iter_conversations(self) -> Iterator[dict[str, Any]]:
+        """Every conversation as loaded (raises :class:`RawTextWithheld` when not served)."""
+        if not self.serves_raw_text:
+            raise RawTextWithheld(self.name)
         with open(self.path / artifacts.CONVERSATIONS.file, "rb") as f:
             for line in f:
                 if line.strip():
@@ -170,7 +192,8 @@ class RunData:
 
     def _searchable_texts(self) -> Iterator[str]:
         messages: dict[str, str] = {}
-        for record in self.iter_conversations():
+        # Which rows match a word says what the text holds: no raw text, no search over it.
+        for record in self.iter_conversations() if self.serves_raw_text else ():
             if record["chat_id"] in self.row_of:
                 messages[record["chat_id"]] = "\n".join(m.get("content") or "" for m in record.get("messages", []))
         parts = [
@@ -231,6 +254,8 @@ class RunData:
                 "y": [_finite(v) for v in c["y"]],
             },
             "fields": [f.schema() for f in self.fields],
+            "privacy": self.privacy,
+            "raw_text": self.serves_raw_text,
         }
 
     def columns_json(self) -> bytes:

@@ -24,10 +24,13 @@ SEARCH_INDEX_DELAY = 2.0
 
 
 class RunRegistry:
-    """Runs under ``root`` (``root`` itself, or its sub-folders that are runs), plus new ones."""
+    """Runs under ``root`` (``root`` itself, or its sub-folders that are runs), plus new ones.
 
-    def __init__(self, root: Path, *, cache_size: int = CACHE_SIZE):
+    ``allow_raw_text``: serve the raw conversation text of ``--privacy strict`` runs too."""
+
+    def __init__(self, root: Path, *, cache_size: int = CACHE_SIZE, allow_raw_text: bool = False):
         self.root = root.resolve()
+        self.allow_raw_text = allow_raw_text
         if not self.root.is_dir():
             raise InputError("is not a folder: give a run directory or a folder of run directories", path=str(root))
         self.single = is_run_dir(self.root)
@@ -108,7 +111,7 @@ class RunRegistry:
                 if cached and cached[0] == stamp:
                     self._cache.move_to_end(name)
                     return cached[1]
-            data = RunData.load(name, path)
+            data = RunData.load(name, path, allow_raw_text=self.allow_raw_text)
             # The search index takes a while on big runs: build it soon, after the first map.
             timer = threading.Timer(SEARCH_INDEX_DELAY, lambda: data.text_index)
             timer.daemon = True

@@ -236,6 +236,7 @@ function renderRunInfo(run) {
   const extractive = run.extractive;
   const chips = [h("span", { class: "badge" + (extractive ? " neutral" : " accent"), title: run.mode, text: extractive ? "Extractive" : "Language model" })];
   if (App.source.kind === "report") chips.push(h("span", { class: "badge outline", title: "A static report: no server, no network", text: `Report · ${App.source.data.generated_at.slice(0, 10)}` }));
+  chips.push(privacyChip(run, App.source.kind));
   info.replaceChildren(...chips);
 }
 

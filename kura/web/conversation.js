@@ -1,6 +1,7 @@
 "use strict";
 // One conversation: its messages as chat bubbles, its summary and facets, metadata, and the
 // clusters it sits in. Message text is shown as text (code fences as preformatted blocks).
+// A run whose raw text is not shown (--privacy strict) gets its summary and a note instead.
 
 const FACET_LABELS = [
   ["topic", "Topic"], ["task", "Task"], ["languages", "Languages"], ["concerning_score", "Concerning score"],
@@ -23,7 +24,7 @@ class ConversationView {
     this.root.replaceChildren(this._top(run, backTo), h("p", { class: "empty-note", text: "Loading the conversation…" }));
     let conv;
     try {
-      conv = await this.source.conversation(run, chatId);
+      conv = run.rawText ? await this.source.conversation(run, chatId) : await this._withoutText(run, chatId);
     } catch (err) {
       if (token === this.token) this.root.replaceChildren(this._top(run, backTo), h("p", { class: "error-note", text: err.message }));
       return -1;
@@ -45,12 +46,25 @@ class ConversationView {
     }
     parts.push(h("section", { class: "section" }, h("h3", { class: "section-title", text: "Metadata" }), definitions(details)));
     const messages = conv.messages || [];
-    parts.push(h("section", { class: "section" },
-      h("h3", { class: "section-title", text: `Transcript · ${plural(messages.length, "message")}` }),
-      h("div", { class: "transcript" }, messages.map(bubble))));
+    parts.push(conv.withheld
+      ? h("section", { class: "section" }, h("h3", { class: "section-title", text: "Transcript" }),
+        h("p", { class: "privacy-withheld", role: "note", text: rawTextWithheldNote(run, this.source.kind) }))
+      : h("section", { class: "section" },
+        h("h3", { class: "section-title", text: `Transcript · ${plural(messages.length, "message")}` }),
+        h("div", { class: "transcript" }, messages.map(bubble))));
     this.root.replaceChildren(...parts);
     this.root.scrollTop = 0;
     return conv.row === null || conv.row === undefined ? -1 : conv.row;
+  }
+
+  /** What can be shown without the raw text: the summary row, and its clusters from the tree. */
+  async _withoutText(run, chatId) {
+    const summary = await this.source.summaryOf(run, chatId);
+    const base = run.base[summary.row];
+    return {
+      chat_id: chatId, created_at: summary.created_at, metadata: {}, summary, row: summary.row, withheld: true,
+      cluster_path: base >= 0 ? run.path(base).map((c) => run.cluster.id[c]) : [],
+    };
   }
 
   _top(run, backTo) {

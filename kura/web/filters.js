@@ -28,6 +28,10 @@ class FilterBar {
 
   setRun(run) {
     this.run = run;
+    // A run whose raw text is not shown (--privacy strict) is searched by its summaries only.
+    const what = run.rawText ? "Search summaries and conversations" : "Search summaries";
+    this.input.placeholder = `${what}…`;
+    this.input.setAttribute("aria-label", what);
     this.totals = new Map(run.fields.map((f) => [f.key, null]));
   }
 

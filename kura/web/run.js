@@ -37,6 +37,10 @@ class Run {
 
   get mode() { return this.overview.mode || ""; }
   get extractive() { return this.mode.startsWith("extractive"); }
+  /** privacy.json of the run ({profile: "off"} for runs made without the filter). */
+  get privacy() { return this.overview.privacy || { profile: "off" }; }
+  /** Whether conversations' messages can be shown: served (or embedded), and kept by the run. */
+  get rawText() { return this.overview.raw_text !== false && this.privacy.raw_text_kept !== false; }
 
   /** root..c as cluster indices. */
   path(c) {

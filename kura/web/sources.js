@@ -68,6 +68,13 @@ class ApiSource {
     }
     return numbers.map((r) => this.rowCache.get(r));
   }
+  /** The summary row of one conversation, by its chat id. */
+  async summaryOf(run, chatId) {
+    for (const row of this.rowCache.values()) if (row.chat_id === chatId) return row;
+    const [row] = (await getJSON(runUrl(run.name, `/summaries?id=${encodeURIComponent(chatId)}`))).rows;
+    this.rowCache.set(row.row, row);
+    return row;
+  }
   async conversation(run, chatId) {
     return getJSON(runUrl(run.name, `/conversation?id=${encodeURIComponent(chatId)}`));
   }
@@ -131,9 +138,14 @@ class EmbeddedSource {
     return out;
   }
   async rows(run, numbers) { return numbers.map((i) => this.row(i)); }
-  async conversation(run, chatId) {
+  _rowOf(chatId) {
     const i = this.data.rows.chat_id.indexOf(chatId);
     if (i < 0) throw new ApiError(`no conversation ${JSON.stringify(chatId)} in this report`);
+    return i;
+  }
+  async summaryOf(run, chatId) { return this.row(this._rowOf(chatId)); }
+  async conversation(run, chatId) {
+    const i = this._rowOf(chatId);
     const row = this.row(i);
     return {
       chat_id: chatId,
