@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from pathlib import Path
 
-from kura_testdata import DEMO_DATA, clinc_lines  # noqa: F401  (DEMO_DATA re-exported for the web tests)
+from kura_testdata import DEMO_DATA, LiveServer, clinc_lines  # noqa: F401  (re-exported for the web tests)
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -39,40 +37,6 @@ def make_run(inputs: list[Path] | Path, out: Path, **settings: object) -> Path:
     with ThreadPoolExecutor(1) as pool:
         pool.submit(kura.run, inputs, out, **{**FAST, **settings}).result()
     return out
-
-
-class LiveServer:
-    """``create_app`` under a real uvicorn server in a thread, on a free port of ``host``.
-
-    ``host="127.0.0.2"`` is a loopback address the server treats as shared (token required,
-    uploads off by default): the network rules, tested without leaving this machine."""
-
-    def __init__(self, root: Path, *, host: str = "127.0.0.1", **app_options: object):
-        import uvicorn
-
-        from kura.server import create_app
-        from kura.server.commands import bind
-
-        self.socket = bind(host, 0)
-        self.port = self.socket.getsockname()[1]
-        self.app = create_app(root, host=host, port=self.port, **app_options)  # type: ignore[arg-type]
-        self.url = f"http://{host}:{self.port}/"
-        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", access_log=False))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the test server did not start within 15 s")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
-        self.socket.close()
 
 
 def shoot(page: object, name: str) -> Path:
