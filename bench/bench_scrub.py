@@ -150,6 +150,11 @@ def main() -> None:
         f"\nspeed: {per_second:.0f} texts/s wall, {per_cpu_second:.0f} per CPU second (scrub_batch, "
         f"{args.speed_texts} summary-sized texts, pinned to 1 core); engine load {loaded:.1f} s"
     )
+    # Names in sentences without any cue the name rules look for: the recogniser on its own.
+    uncued_texts, uncued = plant(sample, seed=args.seed, kinds=["NAME"], uncued_names=True)
+    uncued_results = scrubber.scrub_batch(uncued_texts)
+    caught = sum(removed(v, r.spans, uncued_texts[v.index]) is not None for v, r in zip(uncued, uncued_results))
+    print(f"names without a cue (held-out sentences): {pct(caught, len(uncued))} of {len(uncued)} removed")
     missed = [(v.kind, v.value) for v, r in zip(planted, results) if removed(v, r.spans, texts[v.index]) is None]
     print(f"missed (first 25 of {len(missed)}): {missed[:25]}")
     if args.list_unplanted:

@@ -291,15 +291,23 @@ def main() -> None:
         sys.exit(130)
     except typer.Abort:
         sys.exit(1)
-    except Exception as exc:
-        import click
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except _click_exceptions() as exc:  # a usage error (unknown option, bad value): click's own message
+        exc.show()
+        sys.exit(exc.exit_code)
 
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+
+def _click_exceptions() -> tuple[type[Exception], ...]:
+    """Click's usage errors: typer 0.29 and later raise those of the click it carries inside."""
+    import click
+
+    found: list[type[Exception]] = [click.ClickException]
+    try:
+        from typer._click.exceptions import ClickException
+    except ImportError:  # an older typer, on the installed click
+        return tuple(found)
+    return (*found, ClickException)
 
 
 if __name__ == "__main__":

@@ -72,6 +72,21 @@ def test_errors_are_one_clear_line_and_a_non_zero_exit(tmp_path, args, message):
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 2
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "--bogus"], "No such option: --bogus"),
+        (["run", str(DEMO_DATA), "--privacy", "lax"], "privacy='lax': value error, unknown profile"),
+        (["report", "{tmp}", "--out", "x.html"], "No such option: --out"),
+    ],
+)
+def test_usage_errors_are_clicks_message_never_a_traceback(tmp_path, args, message):
+    done = kura(*[a.format(tmp=tmp_path) for a in args])
+    assert done.returncode != 0
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 4
+
+
 def test_bad_sql_is_a_clear_error(cli_run):
     _, out = cli_run
     done = kura("sql", out, "select nope from conversations")

@@ -35,8 +35,14 @@ class PlantedValue:
         return self.start + len(self.value)
 
 
-def plant(texts: Sequence[str], seed: int = 0, kinds: Sequence[str] = KINDS) -> tuple[list[str], list[PlantedValue]]:
-    """One planted value per text; returns the new texts and what was planted where."""
+def plant(
+    texts: Sequence[str], seed: int = 0, kinds: Sequence[str] = KINDS, *, uncued_names: bool = False
+) -> tuple[list[str], list[PlantedValue]]:
+    """One planted value per text; returns the new texts and what was planted where.
+
+    ``uncued_names`` plants names in sentences with none of the cues the scrubber's own name
+    rules look for ("my coworker", "I'm", "... here"): what the recogniser alone catches.
+    """
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
         raise ValueError(f"unknown kinds {unknown}: use some of {', '.join(KINDS)}")
@@ -49,6 +55,8 @@ def plant(texts: Sequence[str], seed: int = 0, kinds: Sequence[str] = KINDS) -> 
             rng.shuffle(order)
         kind = order[index % len(order)]
         value, pieces, template = _GENERATORS[kind](rng)
+        if kind == "NAME" and uncued_names:
+            template = rng.choice(UNCUED_NAME_TEMPLATES)
         new_text, start = _insert(rng, text, template, value)
         out.append(new_text)
         planted.append(PlantedValue(kind, value, index, start, pieces))
@@ -94,6 +102,18 @@ _NAME_TEMPLATES = [
     "Write it as if it came from {v}.",
     "{v} here.",
     "My manager, {v}, wants an answer by Friday.",
+]
+
+
+#: Sentences that name someone without a cue word before or after the name (held out from the
+#: scrubber's rules, which were written with the templates above in view).
+UNCUED_NAME_TEMPLATES = [
+    "Tell {v} that the meeting moved to Thursday.",
+    "{v} and I disagree about this.",
+    "Can you write a short poem for {v}?",
+    "Forward the answer to {v} when you are done.",
+    "Is it rude that {v} never replies to my messages?",
+    "We are planning a surprise party for {v}.",
 ]
 
 

@@ -1,8 +1,8 @@
 """The scrubber's own detection rules, only for what Presidio has no recogniser for.
 
 Presidio 2.2 finds names only through spaCy's statistical recogniser, which misses names it has
-not seen in familiar positions (more often non-Western ones). A self-introduction is the commonest
-way a user's own name enters a chat, and its cue ("my name is") is precise enough for a rule.
+not seen in familiar positions (more often non-Western ones). A name in a chat usually comes with
+a cue (a self-introduction, "my coworker", "Dr", a signature): the cues are precise enough for rules.
 Presidio also recognises e-mail addresses, phone numbers, cards, IBANs, US bank numbers, SSNs,
 passports, driving licences, UK NHS and national insurance numbers and IP addresses, but no street
 addresses (its ``LOCATION`` is spaCy's GPE/LOC, which would scrub "a trip to Paris" and still miss
@@ -15,26 +15,38 @@ MULTILINE; ``(?-i:...)`` marks the parts that must keep their case.
 
 from __future__ import annotations
 
-RULES_VERSION = "1"
+RULES_VERSION = "2"
 
 NAME_ENTITY = "INTRODUCED_NAME"
 ADDRESS_ENTITY = "STREET_ADDRESS"
 CREDENTIAL_ENTITY = "CREDENTIAL"
 
-# -- self-introductions ---------------------------------------------------------------------------
-# One to four capitalised words (hyphens, apostrophes, and lower-case particles such as "de" or
-# "van" inside) after "my name is", "my name's", "name:" or "call me".
-_NAME_WORD = r"(?-i:[A-Z][\w'’]*(?:-[A-Za-z][\w'’]*)?)"
+# -- names by their cues -------------------------------------------------------------------------------
+# Capitalised words (hyphens, apostrophes, and lower-case particles such as "de" or "van" inside)
+# where the words around them say a person is meant. A strong cue (a self-introduction, a relation
+# such as "my coworker", a title) takes one word or more; a weak cue ("I'm", "this is", "from",
+# "Dear") takes two or more, because "I'm Happy" or "from Paris" are not names; and two or more
+# words followed by "here" ("Ji-woo Park here.") sign a message. spaCy's recogniser misses most
+# of these when the name is unfamiliar to it, or calls it an organisation or a place.
+_NAME_WORD = r"(?-i:[A-Z][\w'’]*(?:-[A-Za-z][\w'’]*)*)"
 _PARTICLE = r"(?-i:de|da|di|del|van|von|der|den|la|le|al|el|bin|ibn|ben)"
-INTRODUCED_NAME = (
-    r"(?<=\b(?:my name is|my name's|my name’s|name:|call me)\s+)"
-    + _NAME_WORD
-    + r"(?:\s+(?:"
-    + _PARTICLE
-    + r"\s+)?"
-    + _NAME_WORD
-    + r"){0,3}"
+_MORE_WORDS = r"(?:\s+(?:" + _PARTICLE + r"\s+)?" + _NAME_WORD + r")"
+_RELATION = (
+    r"(?:friend|coworker|co-worker|colleague|manager|boss|supervisor|neighbou?r|wife|husband|partner|fianc[eé]e?"
+    r"|girlfriend|boyfriend|son|daughter|child|kid|mom|mum|mother|dad|father|brother|sister|cousin|uncle|aunt"
+    r"|grandma|grandmother|grandpa|grandfather|teacher|professor|doctor|therapist|lawyer|client|customer|ex"
+    r"|landlord|landlady|tenant|roommate|flatmate|classmate|student|employee|employer|nephew|niece)"
 )
+_STRONG_CUE = (
+    r"(?:my name is|my name's|my name’s|name:|call me|named|called|signed|sign(?:ed)?(?: it| this| the \w+)? as"
+    r"|my " + _RELATION + r",?|(?-i:Mr|Mrs|Ms|Mx|Dr|Prof)\.?)"
+)
+_WEAK_CUE = r"(?:i'm|i’m|i am|this is|it's|it’s|from|dear|hi|hello|hey|regards,|sincerely,|thanks,|cheers,)"
+CUED_NAMES = {
+    "name after a strong cue": r"(?<=\b" + _STRONG_CUE + r"\s+)" + _NAME_WORD + _MORE_WORDS + "{0,3}",
+    "name after a weak cue": r"(?<=\b" + _WEAK_CUE + r"\s+)" + _NAME_WORD + _MORE_WORDS + "{1,3}",
+    "name before 'here'": _NAME_WORD + _MORE_WORDS + r"{1,3}(?=\s+here\b)",
+}
 
 # -- street addresses ------------------------------------------------------------------------------
 # A house number, one to three capitalised words (or an ordinal: "5th"), then a street type. The
@@ -88,8 +100,8 @@ def own_recognizers() -> list:
 
     introduced = PatternRecognizer(
         supported_entity=NAME_ENTITY,
-        name="KuraIntroducedName",
-        patterns=[Pattern("name after 'my name is'", INTRODUCED_NAME, 0.6)],
+        name="KuraCuedName",
+        patterns=[Pattern(name, regex, 0.6) for name, regex in CUED_NAMES.items()],
     )
     address = PatternRecognizer(
         supported_entity=ADDRESS_ENTITY,

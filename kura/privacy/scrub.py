@@ -269,7 +269,7 @@ class _Engine:
             for r in results:
                 for start, end in _outside_placeholders(piece, r.start, r.end):
                     found[i].append((offset + start, offset + end, KIND_OF_ENTITY[r.entity_type], r.score))
-        return [_merge(spans) for spans in found]
+        return [_merge(_whole_names(texts[i], spans)) for i, spans in enumerate(found)]
 
 
 @functools.lru_cache(maxsize=4)
@@ -317,6 +317,26 @@ def _trimmed(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         end -= 1
     if _ALNUM.search(text, start, end):
         yield start, end
+
+
+#: A capitalised word (with hyphenated parts: "Min-jun") right before or after a name.
+_NAME_BEFORE = re.compile(r"(?:^|(?<=\s))[A-Z][\w'’]*(?:-[A-Za-z][\w'’]*)* +$")
+_NAME_AFTER = re.compile(r" +[A-Z][\w'’]*(?:-[A-Za-z][\w'’]*)*(?=$|[\s.,;:!?)])")
+
+
+def _whole_names(text: str, found: list[tuple[int, int, str, float]]) -> list[tuple[int, int, str, float]]:
+    """Each name widened over the capitalised words right beside it: the recogniser often takes
+    only part of an unfamiliar name ("Kim" of "Min-jun Kim"), and a part left behind still
+    points to the person."""
+    out = []
+    for start, end, kind, score in found:
+        if kind == "NAME":
+            while (before := _NAME_BEFORE.search(text, max(0, start - 40), start)) is not None:
+                start = before.start()
+            while (after := _NAME_AFTER.match(text, end)) is not None and after.end() - end < 40:
+                end = after.end()
+        out.append((start, end, kind, score))
+    return out
 
 
 def _merge(found: list[tuple[int, int, str, float]]) -> list[Span]:

@@ -137,7 +137,7 @@ def test_no_planted_value_in_the_tree_or_the_html_report(strict_run, planted_inp
         assert done.returncode == 0, done.stderr
         assert not leaks(done.stdout, planted)
     report = tmp_path / "report.html"
-    done = kura_cli("report", strict_run, "--out", report)
+    done = kura_cli("report", strict_run, "--output", report)
     assert done.returncode == 0, done.stderr
     assert not leaks(report.read_text(encoding="utf-8"), planted)
 
