@@ -298,11 +298,11 @@ def main() -> None:
         sys.exit(exc.exit_code)
 
 
-def _click_exceptions() -> tuple[type[Exception], ...]:
+def _click_exceptions() -> tuple[Any, ...]:
     """Click's usage errors: typer 0.29 and later raise those of the click it carries inside."""
     import click
 
-    found: list[type[Exception]] = [click.ClickException]
+    found: list[Any] = [click.ClickException]
     try:
         from typer._click.exceptions import ClickException
     except ImportError:  # an older typer, on the installed click
