@@ -16,6 +16,7 @@ from kura.embedders import HashingEmbedder, MiniLMEmbedder
 from kura.llm import ClioHierarchy, LLMClusterNamer, LLMSummariser
 from kura.llm.chooser import LLMClusterChooser
 from kura.llm.embeddings import OpenAIEmbedder
+from kura.privacy.audit import PrivacyAuditor
 from kura.privacy.policy import PrivacyPolicy
 from kura.progress import Reporter
 from kura.runner.graph import STAGES
@@ -44,6 +45,8 @@ COMPONENTS: list[type[Component]] = [
     ClioHierarchy,
     UMAPProjector,
     PCAProjector,
+    PrivacyPolicy,
+    PrivacyAuditor,
 ]
 STAGE_OF = {"summariser": "summarise", "embedder": "embed", "clusterer": "clusters", "namer": "clusters"}
 STAGE_OF |= {"hierarchy": "hierarchy", "projector": "map", "privacy": "clusters"}
@@ -67,6 +70,8 @@ def changed(cls: type, name: str) -> object:
         return "openai/gpt-4.1" if name == "llm" else default + "-other"
     if isinstance(default, type):
         return LongerSummary
+    if name == "auditor":
+        return PrivacyAuditor("fake/echo")
     if "ClusterNamer" in annotation:
         return DistinctiveTermsNamer(terms_in_name=5)
     if "RetryPolicy" in annotation:

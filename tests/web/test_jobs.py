@@ -193,6 +193,14 @@ def test_run_settings_defaults_and_their_kura_run_arguments():
         "top_clusters": None,
         "embedder": "minilm",
         "projector": "umap",
+        "privacy": "off",
     }
     kwargs = RunSettings(clusters_per_group=7, top_clusters=3).check().run_kwargs()
-    assert kwargs == {"clusters_per_group": 7, "top_clusters": 3, "embedder": "minilm", "projector": "umap"}
+    assert kwargs == {
+        "clusters_per_group": 7,
+        "top_clusters": 3,
+        "embedder": "minilm",
+        "projector": "umap",
+        "privacy": "off",
+    }
+    assert RunSettings(privacy="strict").check().run_kwargs()["privacy"] == "strict"
