@@ -15,6 +15,7 @@ import gzip
 import io
 import json
 import os
+import re
 import stat
 import zlib
 from collections.abc import Callable, Iterator
@@ -230,37 +231,51 @@ class Record:
 
 
 def json_layout(path: Path, name: str) -> str:
-    """``array``, ``lines`` or ``object``, from the first bytes of the file."""
+    """``array``, ``lines`` or ``object``, from the first lines of the file."""
     head = check_text(path, name).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"[") and not re.search(b"[\r\n]", head):
+        return "array"  # one line longer than the head: an array written in one go, as exports are
+    kinds = _line_kinds(path)
+    records = kinds.count("record")
     if head.startswith(b"["):
-        return "array"
-    if not head.startswith(b"{"):
+        # An array, unless its first line is a whole JSON value of its own followed by records:
+        # JSON Lines whose first record is damaged (a list where an object should be).
+        return "lines" if kinds[0] is not None and records else "array"
+    if not records:
+        if head.startswith(b"{"):
+            return "object"
         shown = head[:20].decode("utf-8", "replace")
         raise InputError(
             f"is not JSON (it starts with {shown!r}); a table needs the extension .csv, .tsv or .parquet, or format='csv'",
             path=str(path),
             location=name,
         )
-    # JSON Lines when the first line is a whole object, or when two of the first lines are (broken
-    # lines at the start must not hide the rest). A pretty-printed object has at most one such line
-    # (the last element of an array written inline). Whole lines are read: a line can be far longer
-    # than the head.
-    with open_text(path, errors="surrogateescape", newline=None) as f:
-        lines = islice((line for line in f if line.strip()), LAYOUT_LINES)
-        whole = [_is_record_line(line) for line in lines]
-    if whole and (whole[0] or sum(whole) >= 2):
+    # JSON Lines when the first line is whole JSON, or when two of the first lines are whole records,
+    # or when a first line that is not JSON at all is followed by one: damaged lines at the start must
+    # not hide the rest. A pretty-printed object has at most one whole record line (an inner object
+    # written inline) and starts with a line that is not whole.
+    if kinds[0] is not None or records >= 2 or not head.startswith(b"{"):
         return "lines"
     return "object"
 
 
-def _is_record_line(line: str) -> bool:
+def _line_kinds(path: Path) -> list[str | None]:
+    """For the first non-blank lines: ``record`` (a whole non-empty object), ``json`` (other whole
+    JSON), or None. Whole lines are read: a line can be far longer than the head."""
+    with open_text(path, errors="surrogateescape", newline=None) as f:
+        return [_line_kind(line) for line in islice((line for line in f if line.strip()), LAYOUT_LINES)]
+
+
+def _line_kind(line: str) -> str | None:
     if has_undecoded(line):
-        return False
+        return None
     try:
         value = loads(line)
+    except TooDeep:
+        return "json"  # whole, only nested too deep to be read as a record
     except ValueError:
-        return False
-    return isinstance(value, dict) and bool(value)
+        return None
+    return "record" if isinstance(value, dict) and value else "json"
 
 
 def iter_records(source: Source) -> Iterator[Record | Problem]:
@@ -303,6 +318,10 @@ def _line_records(source: Source) -> Iterator[Record | Problem]:
                     continue
                 location = f"{source.name} line {lineno}"
                 line = line.rstrip()  # so that errors point into the line, not past its newline
+                # Every non-blank line counts as a record, read or not, as every element of an array
+                # does: ids derived from the position (``<stem>:<index>``) must not shift when a line
+                # before them is broken (or repaired).
+                index += 1
                 if has_undecoded(line):
                     yield Problem(location, "not UTF-8 text")
                     continue
@@ -315,8 +334,7 @@ def _line_records(source: Source) -> Iterator[Record | Problem]:
                     hint = " (the line looks cut off)" if exc.pos >= len(line) else ""
                     yield Problem(location, f"not valid JSON: {exc.msg} at column {exc.colno}{hint}")
                     continue
-                yield Record(index, location, value)
-                index += 1
+                yield Record(index - 1, location, value)
     except (EOFError, zlib.error, gzip.BadGzipFile):
         yield Problem(
             f"{source.name} line {lineno + 1}", "the compressed file is cut off or damaged here: the rest is not read"
@@ -388,6 +406,17 @@ def json_type(value: Any) -> str:
 # Small conversions shared by the formats
 
 
+# Record values quoted in messages are cut to about this many characters: one bad value (a megabyte
+# of text where a role should be) must not turn a one-line message into a megabyte.
+SHOWN_CHARS = 80
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` for a message, shortened when long."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}... ({len(text):,} characters)"
+
+
 def require(record: dict, key: str, kind: type) -> Any:
     """``record[key]``, checked to be of ``kind``; a RecordError that names the key otherwise."""
     if key not in record or record[key] is None:
@@ -420,26 +449,33 @@ def parse_time(value: Any) -> datetime | None:
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
     if isinstance(value, bool):
-        raise RecordError(f"{value!r} is not a time")
+        raise RecordError(f"{shown(value)} is not a time")
     if isinstance(value, (int, float)):
         return _from_unix(float(value))
     if isinstance(value, str):
         text = value.strip()
         try:
-            return _from_unix(float(text))
+            seconds = float(text)
         except ValueError:
             pass
+        else:
+            return _from_unix(seconds)
         try:
             return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
         except ValueError:
-            raise RecordError(f"{value!r} is not a time (expected ISO 8601 or unix seconds)") from None
+            raise RecordError(f"{shown(value)} is not a time (expected ISO 8601 or unix seconds)") from None
     raise RecordError(f"{json_type(value)} is not a time")
 
 
 def _from_unix(seconds: float) -> datetime:
     if seconds > 1e11:  # milliseconds: 1e11 seconds would be the year 5138
         seconds /= 1000
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        # Past the years 1-9999, inf or NaN. fromtimestamp raises any of the three (OSError for
+        # EOVERFLOW, which the loader would take for a file it cannot read): one bad time costs its record.
+        raise RecordError(f"{shown(seconds)} is out of range for a unix time") from None
 
 
 def iso_time(value: Any) -> str | None:
@@ -481,7 +517,7 @@ def normalise_role(value: Any, where: str = "") -> Role:
     if role is None:
         prefix = f"{where}: " if where else ""
         raise RecordError(
-            f"{prefix}unknown role {value!r} (known: user, assistant, system, tool and their usual aliases)"
+            f"{prefix}unknown role {shown(value)} (known: user, assistant, system, tool and their usual aliases)"
         )
     return role
 

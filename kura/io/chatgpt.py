@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kura.io.base import RecordContext, RecordError, iso_time, parse_time, require
+from kura.io.base import RecordContext, RecordError, iso_time, parse_time, require, shown
 from kura.types.conversation import Conversation, Message, Role
 
 NAME = "chatgpt"
@@ -71,7 +71,7 @@ def _visible_path(mapping: dict, current_node: str | None) -> list[str]:
     naming a node of the loop.
     """
     if current_node is not None and current_node not in mapping:
-        raise RecordError(f"'current_node' {current_node!r} is not in 'mapping'")
+        raise RecordError(f"'current_node' {shown(current_node)} is not in 'mapping'")
     if current_node is None:
         roots = [key for key, node in mapping.items() if not node.get("parent")]
         if not roots:
@@ -89,12 +89,12 @@ def _path_up(mapping: dict, node_id: str | None) -> list[str]:
     seen: set[str] = set()
     while node_id is not None:
         if node_id in seen:
-            raise RecordError(f"'mapping' has a cycle at node {node_id!r}")
+            raise RecordError(f"'mapping' has a cycle at node {shown(node_id)}")
         seen.add(node_id)
         path.append(node_id)
         parent = mapping[node_id].get("parent")
         if parent is not None and parent not in mapping:
-            raise RecordError(f"node {node_id!r} has parent {parent!r}, which is not in 'mapping'")
+            raise RecordError(f"node {shown(node_id)} has parent {shown(parent)}, which is not in 'mapping'")
         node_id = parent
     return path
 
@@ -108,7 +108,7 @@ def _newest_branch(mapping: dict, root: str) -> list[str]:
         if child not in mapping:
             break
         if child in seen:
-            raise RecordError(f"'mapping' has a cycle at node {child!r}")
+            raise RecordError(f"'mapping' has a cycle at node {shown(child)}")
         seen.add(child)
         path.append(child)
     return path
@@ -142,7 +142,7 @@ def _message(raw: dict, node_id: str) -> Message | None:
 def _role(value: Any, node_id: str) -> Role:
     if value in ("user", "assistant", "system", "tool"):
         return value
-    raise RecordError(f"node {node_id!r}: unknown author role {value!r}")
+    raise RecordError(f"node {shown(node_id)}: unknown author role {shown(value)}")
 
 
 def _code_block(content: dict, recipient: Any) -> str:

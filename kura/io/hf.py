@@ -63,9 +63,25 @@ def read(source: Source) -> Iterator[Item]:
     else:
         splits = [(source.name, folder, loaded)]
     for name, prefix, dataset in splits:
+        _check_arrow(dataset, name, source)
         part = replace(source, name=name, id_prefix=prefix)
         rows = ((index, f"{name} [{index}]", row) for index, row in enumerate(dataset))
         yield from read_rows(part, list(dataset.column_names), rows)
+
+
+def _check_arrow(dataset: Any, name: str, source: Source) -> None:
+    """Refuse a split whose Arrow data is damaged. The files are memory-mapped and read without
+    checks: a damaged buffer can abort the whole process (not raise), so it is validated first,
+    once, which reads the data through (it is read again in any case)."""
+    import pyarrow as pa
+
+    try:
+        dataset.data.table.validate(full=True)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise InputError(
+            f"the dataset's Arrow data is damaged ({reason})", path=str(source.path), location=name
+        ) from None
 
 
 def load_hf_dataset(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from kura.errors import InputError
 from kura.io import hf, tabular
-from kura.io.base import Item, Problem, Source, check_path, read_record_file
+from kura.io.base import Item, Problem, Source, check_path, read_record_file, shown
 from kura.io.detect import FORMATS, detect_source, file_kind, format_names
 from kura.io.records import RECORD_FORMATS, TRACE_FORMATS
 from kura.io.report import FileReport, LoadReport
@@ -243,7 +243,7 @@ class _IdRegistry:
         self.seen[new_id] = digest
         entry.renamed += 1
         entry.note(
-            f"{location}: chat_id {chat_id!r} was already used by a different conversation: renamed to {new_id!r}"
+            f"{location}: chat_id {shown(chat_id)} was already used by a different conversation: renamed to {shown(new_id)}"
         )
         metadata = {**conversation.metadata, "original_chat_id": chat_id}
         return conversation.model_copy(update={"chat_id": new_id, "metadata": metadata})

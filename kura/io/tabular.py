@@ -274,6 +274,11 @@ def _sniff_delimiter(head: bytes) -> str:
     return best if counts[best] > counts[","] else ","
 
 
+def _reason(exc: Exception) -> str:
+    """Arrow's message on one short line (some span several: a thrift error, then what failed)."""
+    return " ".join(str(exc).split())[:200]
+
+
 def read_parquet(source: Source) -> Iterator[Item]:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -282,16 +287,28 @@ def read_parquet(source: Source) -> Iterator[Item]:
         table = pq.ParquetFile(source.path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(
-            f"is not a readable Parquet file ({exc})", path=str(source.path), location=source.name
+            f"is not a readable Parquet file ({_reason(exc)})", path=str(source.path), location=source.name
         ) from None
     names = list(table.schema_arrow.names)
+    damage: list[Problem] = []
 
     def rows() -> Iterator[Row]:
         index = 0
-        # Batches keep memory flat on large files; to_pylist gives plain Python values.
-        for batch in table.iter_batches(batch_size=1024):
-            for values in batch.to_pylist():
-                yield index, f"{source.name} [{index}]", values
-                index += 1
+        # Row group by row group: damaged bytes (a page that cannot be decoded, text that is not
+        # UTF-8) cost the rest of their row group, not the groups after it, and never a traceback.
+        for group in range(table.num_row_groups):
+            end = index + table.metadata.row_group(group).num_rows
+            try:
+                # Batches keep memory flat on large files; to_pylist gives plain Python values.
+                for batch in table.iter_batches(batch_size=1024, row_groups=[group]):
+                    for values in batch.to_pylist():
+                        yield index, f"{source.name} [{index}]", values
+                        index += 1
+            except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+                damage.append(
+                    Problem(f"{source.name} [{index}]", f"rows {index} to {end - 1} cannot be read ({_reason(exc)})")
+                )
+            index = end
 
     yield from read_rows(source, names, rows())
+    yield from damage  # after the rows, as for CSV: read_rows yields conversations, not rows

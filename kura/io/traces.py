@@ -26,7 +26,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from kura.io.base import Item, Loaded, Problem, Record, RecordContext, RecordError, Source, iter_records, parse_time
+from kura.io.base import (
+    Item,
+    Loaded,
+    Problem,
+    Record,
+    RecordContext,
+    RecordError,
+    Source,
+    iter_records,
+    parse_time,
+    shown,
+)
 from kura.types.conversation import Conversation, Message
 
 # Reads one record (its value and location) into the steps it holds; RecordError for a bad record.
@@ -105,7 +116,7 @@ def assemble(key: str, steps: list[Step], context: RecordContext) -> Conversatio
         for step in steps:
             merge_messages(messages, step.fallback)
     if not messages:
-        raise RecordError(f"conversation {key!r} has no messages with text in any of its {len(steps)} records")
+        raise RecordError(f"conversation {shown(key)} has no messages with text in any of its {len(steps)} records")
     starts = [_utc(step.start) for step in steps if step.start is not None]
     created_at = min(starts) if starts else next((m.created_at for m in messages if m.created_at), None)
     return Conversation(
