@@ -69,6 +69,9 @@ class LLM(ABC):
     #: The model's context window in tokens when it is small enough to matter (local models);
     #: prompts are cut to fit it.
     context_tokens: int | None = None
+    #: Whether ``--privacy strict`` may audit clusters with this model without being asked
+    #: (``--auditor``): false where the privacy auditor's benchmark measured it near chance.
+    audits_unasked: bool = True
 
     def __init__(
         self,

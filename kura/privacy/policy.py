@@ -41,6 +41,7 @@ class PrivacyPolicy(Component):
         user_field: str = "user_id",
         auditor: Any = None,
         keep_raw: bool = True,
+        no_auditor_reason: str | None = None,
     ):
         self.profile = profile
         #: The scrubber's label (library and model versions), or None for no scrubbing.
@@ -51,6 +52,8 @@ class PrivacyPolicy(Component):
         #: A ``kura.privacy.audit.PrivacyAuditor``, or None (no language model to audit with).
         self.auditor = auditor
         self.keep_raw = keep_raw
+        #: Why a strict run has no auditor, when it is not simply the lack of a model.
+        self.no_auditor_reason = no_auditor_reason
 
     @property
     def name(self) -> str:
@@ -156,8 +159,12 @@ def privacy_policy(config: Any, llm: Any = None) -> PrivacyPolicy:
     """The policy a ``kura.RunConfig`` asks for; ``llm`` is the run's language model, which the
     strict profile audits with unless ``auditor`` names another (or ``none``)."""
     strict = config.privacy == "strict"
-    auditor = None
+    auditor, no_auditor_reason = None, None
     model = config.auditor if config.auditor is not None else (llm if strict else None)
+    if config.auditor is None and model is not None and not getattr(model, "audits_unasked", True):
+        from kura.privacy.report import WEAK_AUDITOR
+
+        model, no_auditor_reason = None, WEAK_AUDITOR
     if model is not None and model != "none":
         from kura.llm import get_llm
         from kura.privacy.audit import PrivacyAuditor
@@ -178,4 +185,5 @@ def privacy_policy(config: Any, llm: Any = None) -> PrivacyPolicy:
         user_field=config.user_field,
         auditor=auditor,
         keep_raw=config.keep_raw or not strict,
+        no_auditor_reason=no_auditor_reason,
     )

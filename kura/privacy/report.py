@@ -19,6 +19,10 @@ from kura.types import Cluster, ConversationSummary
 from kura.types.tree import ClusterTree
 
 NO_AUDITOR = "no language model to audit with: give --auditor MODEL or --llm MODEL"
+WEAK_AUDITOR = (
+    "the local model rates clusters at about chance (bench/bench_audit.py): "
+    "give --auditor MODEL with a stronger model, or --auditor local to audit anyway"
+)
 _PLACEHOLDER = re.compile(r"\[([A-Z][A-Z_]+)\]")
 
 
@@ -49,7 +53,7 @@ async def audit_tree(
     """Every cluster rated by the auditor; the ones it withholds (and their subtrees and
     conversations) removed. A cluster whose audit failed is withheld too: never passed unseen."""
     if policy.auditor is None:
-        return tree, {"skipped": NO_AUDITOR}
+        return tree, {"skipped": policy.no_auditor_reason or NO_AUDITOR}
     from kura.privacy.audit import AuditItem
 
     row_of = {s.chat_id: i for i, s in enumerate(summaries)}

@@ -105,3 +105,18 @@ def test_audit_tree_withholds_a_subtree_and_its_conversations_and_reports_counts
     assert "Jane" not in json.dumps(details)  # the report never repeats a withheld name or reason
     # each cluster showed at most `samples` summaries
     assert all(m[-1]["content"].count("\n- request") <= 2 for m in llm.calls)
+
+
+def test_strict_audits_with_the_run_model_but_not_unasked_with_a_local_one():
+    from kura.config import RunConfig
+    from kura.llm.local import LocalLLM
+    from kura.privacy.policy import privacy_policy
+    from kura.privacy.report import WEAK_AUDITOR
+
+    hosted = privacy_policy(RunConfig(privacy="strict"), FakeLLM())
+    assert hosted.auditor is not None and hosted.auditor.llm.name == "fake/echo"
+    local = privacy_policy(RunConfig(privacy="strict"), LocalLLM())
+    assert local.auditor is None and local.no_auditor_reason == WEAK_AUDITOR
+    asked = privacy_policy(RunConfig(privacy="strict", auditor=LocalLLM()), LocalLLM())
+    assert asked.auditor is not None and asked.auditor.llm.provider == "local"
+    assert privacy_policy(RunConfig(privacy="strict", auditor="none"), FakeLLM()).auditor is None

@@ -195,7 +195,8 @@ def test_with_the_local_model_nothing_planted_reaches_the_run_either(tmp_path):
     path, planted = planted_conversations(tmp_path, per_source=4)
     out = tmp_path / "run"
     done = kura_cli(
-        "run", path, "--out", out, "--privacy", "strict", "--llm", "local", "--quiet", "--embedder", "hashing",
+        "run", path, "--out", out, "--privacy", "strict", "--llm", "local", "--auditor", "local", "--quiet",
+        "--embedder", "hashing",
         "--min-conversations", "2", "--min-users", "1",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
