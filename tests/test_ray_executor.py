@@ -129,3 +129,19 @@ def test_items_are_read_in_chunks_and_all_come_back(local_ray: None) -> None:
     assert read_at_first == 8  # the first chunk only: a huge input is never all in memory
     assert {k: v for k, v in got.items() if k != 13} == {n: n * n for n in range(40) if n != 13}
     assert isinstance(got[13], ValueError) and str(got[13]) == "thirteen"
+
+
+@pytest.mark.slow
+def test_classifying_with_a_language_model_on_ray_decides_as_in_process(local_ray: None, tmp_path: Path) -> None:
+    from kura.llm import FakeLLM
+    from kura.runner.classify import classify
+
+    conversations = kura.load_conversations([DEMO])
+    taxonomy = tmp_path / "taxonomy"
+    kura.run(conversations[:60], taxonomy, **SETTINGS)
+    new = conversations[60:80]
+    here = classify(taxonomy, new, tmp_path / "here", llm=FakeLLM())
+    there = classify(taxonomy, new, tmp_path / "ray", llm=FakeLLM(), executor="ray")
+    decided = [(a.chat_id, a.cluster_id, a.unassigned, a.decided_by) for a in there.assignments]
+    assert decided == [(a.chat_id, a.cluster_id, a.unassigned, a.decided_by) for a in here.assignments]
+    assert len(decided) == 20 and {d for *_, d in decided} == {"llm"}
