@@ -149,7 +149,8 @@ class RunConfig(BaseModel):
         str | None,
         Option(
             "With --executor ray: the cluster, as Ray names it: auto (the cluster this machine is in) or "
-            "ray://HOST:10001. Default: a local Ray, or the RAY_ADDRESS environment variable."
+            "ray://HOST:10001, or local (always a new local Ray). Default: RAY_ADDRESS, else a cluster started here by "
+            "`ray start`, else a new local Ray."
         ),
     ] = None
     outcomes: Annotated[

@@ -31,7 +31,8 @@ ray = pytest.importorskip("ray", reason="the Ray executor needs `pip install 'ku
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
     """A local Ray of two CPUs, for this module only (starting one takes several seconds)."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # "local": a new instance even if this machine has a `ray start` cluster (ray.init() would join it).
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         yield
     finally:

@@ -41,7 +41,7 @@ def classify(
         "in-process", help="Where per-item work runs: in-process or ray, as for kura run (docs/distributed.md)."
     ),
     ray_address: str | None = typer.Option(
-        None, help="With --executor ray: auto or ray://HOST:10001 (default: a local Ray, or RAY_ADDRESS)."
+        None, help="With --executor ray: auto, ray://HOST:10001 or local, as for kura run."
     ),
 ) -> None:
     """Classify new conversations into the clusters of a finished run; unfit ones are marked possibly new."""

@@ -40,7 +40,8 @@ class RemoteError(Exception):
 class RayExecutor(Executor):
     """Runs per-item work on a Ray cluster through Ray Data's ``map_batches``.
 
-    ``address`` is Ray's: None starts a local Ray (or joins the one ``RAY_ADDRESS`` names),
+    ``address`` is Ray's: None joins the cluster ``RAY_ADDRESS`` names or one started on this
+    machine by ``ray start``, else starts a local Ray; ``"local"`` always starts a local Ray;
     ``"auto"`` joins the cluster this machine belongs to, ``"ray://host:10001"`` connects
     through Ray Client. ``runtime_env`` goes to ``ray.init`` (say ``{"pip": ["kura"]}`` when the
     cluster's image has no Kura). ``remote_args`` go to ``map_batches`` (``num_cpus``,
