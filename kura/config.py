@@ -21,6 +21,7 @@ from kura.embedders import EMBEDDERS, Embedder
 from kura.errors import ConfigError
 from kura.io import parse_column_map
 from kura.llm.base import LLM
+from kura.runner.executor import EXECUTORS, Executor
 from kura.runner.params import label
 from kura.stages.cluster import CLUSTERERS, Clusterer
 from kura.stages.project import PROJECTORS, Projector
@@ -136,6 +137,22 @@ class RunConfig(BaseModel):
     concurrency: Annotated[
         int | None, Field(ge=1), Option("Language-model requests in flight at once (default: the model's, 50).")
     ] = None
+    executor: Annotated[
+        str | Executor,
+        Option(
+            "Where per-item work (summaries, vectors) runs; results are the same either way (docs/distributed.md).",
+            cli_type=str,
+            choices=lambda: EXECUTORS,
+        ),
+    ] = "in-process"
+    ray_address: Annotated[
+        str | None,
+        Option(
+            "With --executor ray: the cluster, as Ray names it: auto (the cluster this machine is in) or "
+            "ray://HOST:10001, or local (always a new local Ray). Default: RAY_ADDRESS, else a cluster started here by "
+            "`ray start`, else a new local Ray."
+        ),
+    ] = None
     outcomes: Annotated[
         Path | None,
         Option(
@@ -212,6 +229,13 @@ class RunConfig(BaseModel):
     def _known_profile(cls, value: str) -> str:
         if value not in PRIVACY_PROFILES:
             raise ValueError(f"unknown profile: use one of {', '.join(PRIVACY_PROFILES)}")
+        return value
+
+    @field_validator("executor")
+    @classmethod
+    def _known_executor(cls, value: str | Executor) -> str | Executor:
+        if isinstance(value, str) and value not in EXECUTORS:
+            raise ValueError(f"unknown executor: use one of {', '.join(EXECUTORS)}")
         return value
 
     @classmethod

@@ -18,7 +18,7 @@ from kura.privacy.policy import ScrubbedSummariser, privacy_policy
 from kura.privacy.report import privacy_report
 from kura.progress import Reporter
 from kura.runner.blocking import blocking
-from kura.runner.executor import Executor, InProcess
+from kura.runner.executor import get_executor
 from kura.runner.graph import STAGES, Embedded, Inputs, Run
 from kura.runner.params import label
 from kura.runner.runner import Runner
@@ -73,7 +73,6 @@ async def run_async(
     extractors: Iterable[Extractor] = (),
     progress: bool = False,
     reporter: Reporter | None = None,
-    executor: Executor | None = None,
     **settings: Any,
 ) -> RunResult:
     """Run every stage into the run directory ``out`` and return the result.
@@ -86,13 +85,14 @@ async def run_async(
     summaries, cluster names and the hierarchy come from that model; objects passed as
     ``summariser``, ``namer`` or ``hierarchy`` still win. With ``keep_taxonomy`` a re-run into the
     same ``out`` keeps the last run's clusters (ids and names) and map, and places new
-    conversations in them instead of clustering again. ``executor`` (a
-    ``kura.runner.executor.Executor``) is where per-item work runs: this process by default.
+    conversations in them instead of clustering again. ``executor`` (``"in-process"``, ``"ray"``
+    or a ``kura.runner.executor.Executor``) is where per-item work runs: this process by default.
     """
     config = RunConfig.of(config, **settings)
     if config.outcomes is not None and not Path(config.outcomes).is_file():
         raise ConfigError(f"outcomes={str(config.outcomes)!r}: no such file: give a CSV or Parquet table of outcomes")
     reporter = reporter or Reporter(enabled=progress)
+    executor = get_executor(config.executor, ray_address=config.ray_address)
     llm_obj = None
     if config.llm is not None:
         from kura.llm import ClioHierarchy, LLMClusterNamer, LLMSummariser, get_llm
@@ -147,7 +147,7 @@ async def run_async(
         config.columns,
         list(extractors),
         keep_taxonomy=config.keep_taxonomy,
-        executor=executor or InProcess(),
+        executor=executor,
     )
     runner = Runner(store, components, reporter, context)
     try:

@@ -19,9 +19,9 @@ the result as a run directory the explorer opens (``kura.runner.classify``).
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from kura.errors import ConfigError, InputError
 from kura.llm.chooser import Candidate, LLMClusterChooser
 from kura.llm.errors import describe as describe_error
 from kura.privacy.policy import SCRUBBED
+from kura.runner.executor import Executor, InProcess
 from kura.runner.failures import record_failure
 from kura.runner.graph import Embedded
 from kura.stages.assign import CentroidScorer
@@ -187,8 +188,10 @@ class Taxonomy:
         *,
         chooser: LLMClusterChooser | None = None,
         top_k: int = 5,
+        executor: Executor | None = None,
     ) -> list[Assignment]:
-        """Classify summaries already embedded (same rows as ``vectors``)."""
+        """Classify summaries already embedded (same rows as ``vectors``). The ``chooser``'s
+        calls, one per summary, go to the ``executor`` (this process by default)."""
         if not len(summaries):
             return []
         dims = self.scorer.centroids.shape[1]
@@ -198,21 +201,17 @@ class Taxonomy:
                 "classify with the run's own embedder (leave --embedder out)"
             )
         scores = self.scorer.score(vectors, top_k=top_k)
-        picks: list[int | None | BaseException] = [0] * len(summaries)
+        picks: list[int | None | Exception] = [0] * len(summaries)
         if chooser is not None:
-            picks = await asyncio.gather(
-                *(
-                    chooser.choose(s.summary, [self.candidate(int(k)) for k in scores.best[i]])
-                    for i, s in enumerate(summaries)
-                ),
-                return_exceptions=True,
-            )
+            asks = ((i, s.summary, [self.candidate(int(k)) for k in scores.best[i]]) for i, s in enumerate(summaries))
+            async for (i, _, _), pick in (executor or InProcess()).map(
+                partial(_choose, chooser), asks, limit=chooser.llm.max_concurrency
+            ):
+                picks[i] = pick
         out = []
         for i, (summary, pick) in enumerate(zip(summaries, picks)):
             decided_by = "embedding" if chooser is None else "llm"
-            if isinstance(pick, BaseException):
-                if not isinstance(pick, Exception):
-                    raise pick  # an interrupt or cancellation, not a failed answer
+            if isinstance(pick, Exception):  # an interrupt or cancellation is raised by the executor
                 record_failure(summary.chat_id, "classify", describe_error(pick))
                 pick, decided_by = 0, "embedding (llm failed)"
             column = 0 if pick is None else pick
@@ -243,6 +242,11 @@ class Taxonomy:
     def candidate(self, k: int) -> Candidate:
         """Base cluster ``k`` as a language model sees it."""
         return self.base[k].name, self.base[k].description, self.typical[k]
+
+
+async def _choose(chooser: LLMClusterChooser, ask: tuple[int, str, list[Candidate]]) -> int | None:
+    """The per-item work an executor runs: one summary and its nearest clusters."""
+    return await chooser.choose(ask[1], ask[2])
 
 
 def components_for(

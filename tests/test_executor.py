@@ -129,3 +129,28 @@ def test_identical_conversations_in_flight_share_one_call(tmp_path: Path) -> Non
     calls = log.read_text().split()
     assert sum(c.startswith("twin-") for c in calls) == 1 and len(calls) == 21
     assert {s.chat_id for s in result.summaries} >= {t.chat_id for t in twins}
+
+
+def test_components_that_made_things_at_run_time_still_ship(tmp_path: Path) -> None:
+    """A model session, a run directory's cache, connection pools, locks: made again where the
+    copy lands, so a used embedder or language model can be sent to a cluster's workers."""
+    from kura.embedders import get_embedder
+    from kura.llm import LLMSummariser, get_llm
+    from kura.store.run import RunStore
+
+    embedder = get_embedder("minilm")
+    before = embedder.encode(["how do I sort a list in python"])
+    llm = get_llm("openai/gpt-4o-mini", base_url="http://127.0.0.1:9/v1")
+
+    async def open_a_pool() -> None:
+        llm._client()._pool()  # type: ignore[attr-defined]
+
+    asyncio.run(open_a_pool())
+    store = RunStore(tmp_path / "run", write=True)
+    llm.use_cache(store.cache)
+    try:
+        embedder_copy, summariser_copy = pickle.loads(pickle.dumps((embedder, LLMSummariser(llm))))
+    finally:
+        store.close()
+    np.testing.assert_array_equal(embedder_copy.encode(["how do I sort a list in python"]), before)
+    assert summariser_copy.llm._cache is None and summariser_copy.fingerprint() == LLMSummariser(llm).fingerprint()

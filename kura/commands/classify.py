@@ -37,6 +37,12 @@ def classify(
     top_k: int = typer.Option(5, "--top-k", help="Nearest clusters shown to the --llm."),
     format: str = typer.Option("auto", "--format", "-f", help="Input format, or auto to detect it."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    executor: str = typer.Option(
+        "in-process", help="Where per-item work runs: in-process or ray, as for kura run (docs/distributed.md)."
+    ),
+    ray_address: str | None = typer.Option(
+        None, help="With --executor ray: auto, ray://HOST:10001 or local, as for kura run."
+    ),
 ) -> None:
     """Classify new conversations into the clusters of a finished run; unfit ones are marked possibly new."""
     from kura.runner.classify import classify as run_classify
@@ -51,6 +57,8 @@ def classify(
         top_k=top_k,
         format=format,
         progress=not quiet,
+        executor=executor,
+        ray_address=ray_address,
     )
     for line in result.load_report.summary_lines():
         err.print(escape(line))

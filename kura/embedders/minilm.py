@@ -40,6 +40,13 @@ class MiniLMEmbedder(Embedder):
         self._tokenizer: Any = None  # tokenizers.Tokenizer once loaded
         self._lock = threading.Lock()
 
+    # A copy sent to another process (an executor's worker) loads the model there on first use.
+    def __getstate__(self) -> dict[str, Any]:
+        return self.__dict__ | {"_session": None, "_tokenizer": None, "_lock": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
+
     @property
     def name(self) -> str:
         return f"minilm-l6-v2-int8:{MODEL_SHA256[:12]}:max{self.max_tokens}"

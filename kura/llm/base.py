@@ -245,6 +245,15 @@ class LLM(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
 
+    # A copy sent to another process (an executor's worker, kura/runner/executor.py) carries the
+    # settings, not what this process made: the run directory's cache stays here, and
+    # semaphores belong to this process's event loops. The copy makes its own on first use.
+    def __getstate__(self) -> dict[str, Any]:
+        return self.__dict__ | {"_cache": None, "_limits": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _limits=weakref.WeakKeyDictionary())
+
 
 def _explain(exc: Exception) -> str:
     if isinstance(exc, ValidationError):

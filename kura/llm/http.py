@@ -36,6 +36,13 @@ class JSONClient:
             weakref.WeakKeyDictionary()
         )
 
+    # Pools belong to this process's event loops: a copy sent to another process makes its own.
+    def __getstate__(self) -> dict[str, Any]:
+        return self.__dict__ | {"_pools": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _pools=weakref.WeakKeyDictionary())
+
     def _pool(self) -> Any:
         """The next pool of this event loop: an httpx transport, or a client when behind a proxy."""
         try:

@@ -59,6 +59,13 @@ class LocalLLM(LLM):
         self._llama: Any = None
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, Any]:
+        return super().__getstate__() | {"_llama": None, "_lock": None}  # loaded again where it lands
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._lock = threading.Lock()
+
     def _path(self) -> Path:
         if self.model.endswith(".gguf"):
             path = Path(self.model).expanduser()

@@ -27,6 +27,7 @@ from kura.llm.chooser import LLMClusterChooser
 from kura.privacy.policy import PrivacyPolicy
 from kura.progress import Reporter, StageBar
 from kura.runner.blocking import blocking
+from kura.runner.executor import Executor, get_executor
 from kura.runner.graph import STAGES, Embedded, Inputs, Run, place_beside_neighbours
 from kura.runner.params import Component, label
 from kura.runner.runner import Runner, Stage, StageOutput
@@ -89,7 +90,7 @@ async def classify_stage(run: Run, inputs: dict[str, Any], bar: StageBar) -> Sta
     classifier: TaxonomyClassifier = run.components["classifier"]
     bar.total(len(summaries))
     assignments = await classifier.taxonomy.classify(
-        summaries, vectors, chooser=classifier.chooser, top_k=classifier.top_k
+        summaries, vectors, chooser=classifier.chooser, top_k=classifier.top_k, executor=run.executor
     )
     bar.advance(len(assignments))
     return StageOutput(assignments, computed=len(assignments))
@@ -199,18 +200,22 @@ async def classify_async(
     strict: bool = False,
     columns: dict[str, str] | None = None,
     progress: bool = False,
+    executor: str | Executor = "in-process",
+    ray_address: str | None = None,
 ) -> ClassifyResult:
     """Classify ``inputs`` (files, folders or ``Conversation`` objects) into the taxonomy of the
     finished run ``run_dir`` and write the result as the run directory ``out``.
 
     ``llm`` (a model string or ``kura.llm.LLM``) lets a language model choose among the ``top_k``
     nearest clusters; ``alpha`` is the share of the run's own conversations that would count as
-    possibly new (the calibration, see ``kura.stages.assign``).
+    possibly new (the calibration, see ``kura.stages.assign``). ``executor`` is where per-item
+    work (summaries, vectors, the language model's choices) runs, as in ``kura.run``.
     """
     if top_k < 1:
         raise ConfigError(f"top_k={top_k} should be >= 1")
     if Path(out).resolve() == Path(run_dir).resolve():
         raise ConfigError(f"--out {out} is the taxonomy run itself: write the classification to another folder")
+    where = get_executor(executor, ray_address=ray_address)
     taxonomy = Taxonomy.load(run_dir, alpha=alpha)
     summariser, embedder_obj = components_for(run_dir, embedder=embedder)
     chooser = None
@@ -232,7 +237,7 @@ async def classify_async(
     if chooser is not None:
         chooser.llm.use_cache(store.cache)
         chooser.llm.usage.reset()
-    context = Run(inputs, store, components, format, strict, columns)
+    context = Run(inputs, store, components, format, strict, columns, executor=where)
     runner = Runner(store, components, reporter, context)
     try:
         try:

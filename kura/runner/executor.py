@@ -16,6 +16,8 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import TypeVar
 
+from kura.errors import ConfigError
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -33,6 +35,8 @@ class Executor(ABC):
 class InProcess(Executor):
     """A sliding window of tasks in this event loop: up to ``limit`` in flight, a new item
     started as each finishes. Unlike fixed batches, one slow item never holds back the rest."""
+
+    name = "in-process"
 
     async def map(
         self, function: Callable[[T], Awaitable[R]], items: Iterable[T], *, limit: int
@@ -58,3 +62,25 @@ class InProcess(Executor):
         finally:  # the consumer stopped early (an error, a kill): leave nothing running
             for task in pending:
                 task.cancel()
+
+
+#: The executors a run can name (``kura run --executor``).
+EXECUTORS = {
+    "in-process": "this process (the default)",
+    "ray": "a Ray cluster through Ray Data (pip install 'kura[ray]'; --ray-address, docs/distributed.md)",
+}
+
+
+def get_executor(executor: str | Executor = "in-process", *, ray_address: str | None = None) -> Executor:
+    """The executor a run names (or the one it was given)."""
+    if ray_address is not None and executor != "ray":
+        raise ConfigError(f"ray_address={ray_address!r} is for the Ray executor: add --executor ray")
+    if isinstance(executor, Executor):
+        return executor
+    if executor == "ray":
+        from kura.runner.ray_executor import RayExecutor
+
+        return RayExecutor(ray_address)
+    if executor == "in-process":
+        return InProcess()
+    raise ConfigError(f"executor={executor!r} is unknown: use one of {', '.join(EXECUTORS)}")
