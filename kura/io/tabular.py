@@ -81,7 +81,7 @@ def resolve_columns(names: list[str], mapping: dict[str, str] | None, source: So
     if unknown:
         raise ConfigError(f"columns: unknown key {sorted(unknown)[0]!r}: use {', '.join(COLUMN_KEYS)}")
     by_lower = {name.lower(): name for name in names}
-    listed = ", ".join(repr(n) for n in names)
+    listed = _listed(names)
 
     def pick(key: str) -> str | None:
         if key in mapping:
@@ -274,6 +274,13 @@ def _sniff_delimiter(head: bytes) -> str:
     return best if counts[best] > counts[","] else ","
 
 
+def _listed(names: list[str], most: int = 6) -> str:
+    """A file's columns for an error message: the first few, each short (a damaged or odd header
+    can hold many long names, and the message must stay one readable line)."""
+    head = ", ".join(repr(n if len(n) <= 40 else n[:37] + "...") for n in names[:most])
+    return head + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
 def _reason(exc: Exception) -> str:
     """Arrow's message on one short line (some span several: a thrift error, then what failed)."""
     return " ".join(str(exc).split())[:200]
@@ -285,11 +292,12 @@ def read_parquet(source: Source) -> Iterator[Item]:
 
     try:
         table = pq.ParquetFile(source.path)
-    except (pa.ArrowInvalid, OSError) as exc:
+        names = list(table.schema_arrow.names)
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
+        # UnicodeDecodeError: damaged bytes in the footer's column names (pyarrow decodes them).
         raise InputError(
             f"is not a readable Parquet file ({_reason(exc)})", path=str(source.path), location=source.name
         ) from None
-    names = list(table.schema_arrow.names)
     damage: list[Problem] = []
 
     def rows() -> Iterator[Row]:

@@ -618,6 +618,10 @@ def _keyed_records() -> st.SearchStrategy[bytes]:
     return st.lists(records.map(json.dumps), min_size=1, max_size=4).map(lambda items: "\n".join(items).encode())
 
 
+# Regression: a header of many long column names gave a 650-character "cannot tell" message.
+@example(
+    content=b",".join(b'"column %d %s"' % (i, b"x" * 60) for i in range(12)) + b"\n1,2\n", format="auto", suffix=".csv"
+)
 @fuzz(300)
 @given(
     content=st.binary(max_size=300) | _random_json_text() | _keyed_records(),
@@ -732,6 +736,7 @@ FLIPS = st.lists(st.tuples(st.integers(0, 2**20), st.integers(0, 255)), min_size
 @example(flips=[(4428, 200), (4297, 141), (4274, 120)])  # ArrowInvalid from a page
 @example(flips=[(4930, 75), (2540, 50), (604, 169)])  # a thrift error of two lines, opening the file
 @example(flips=[(2849, 91), (81, 118)])  # a thrift error of three lines, reading a page
+@example(flips=[(567387, 128)])  # UnicodeDecodeError from a column name, opening the file
 @fuzz(40)
 @given(flips=FLIPS)
 def test_a_parquet_file_with_damaged_bytes_is_read_or_refused_in_one_line(flips):
