@@ -1,4 +1,4 @@
-"""Stage 5: the 2D map. ``Projector`` is the seam (UMAP seeded by default, PCA for huge runs).
+"""Stage 5: the 2D map. ``Projector`` is the seam (UMAP seeded by default, on a sample at scale; PCA).
 
 Conversations are projected from their embeddings; each cluster sits at the mean position of
 its conversations, so a cluster's dot lies among its members at every level of the tree.
@@ -26,22 +26,78 @@ class Projector(Component, ABC):
 
 
 class UMAPProjector(Projector):
-    """UMAP with a fixed seed (same seed, same map). Falls back to PCA below 5 points."""
+    """UMAP with a fixed seed (same seed, same map). Falls back to PCA below 5 points.
 
-    def __init__(self, *, n_neighbors: int = 15, min_dist: float = 0.1, metric: str = "cosine", seed: int = 0):
+    Up to ``sample_size`` points, UMAP lays out every point. Above, UMAP lays out a seeded
+    uniform sample of ``sample_size`` points and every other point goes to the weighted mean
+    position of its ``n_neighbors`` nearest sampled points (exact neighbours in the vectors, by
+    ``metric``), weighted by UMAP's own membership strengths: the starting point UMAP's
+    ``transform`` uses, without its optimisation epochs, which cost more than they improve here
+    (BENCHMARKS.md, "Map at scale"). UMAP's cost grows with the points it lays out and its
+    neighbour search compiles a large JIT kernel from 4,096 points up; placement is one chunked
+    nearest-neighbour query in scikit-learn. The default keeps the sample just under that
+    threshold, which the measurements show costs little trustworthiness.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_neighbors: int = 15,
+        min_dist: float = 0.1,
+        metric: str = "cosine",
+        seed: int = 0,
+        sample_size: int = 4_000,
+    ):
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.metric = metric
         self.seed = seed
+        self.sample_size = sample_size
 
     @property
     def name(self) -> str:
-        return f"umap:{self.n_neighbors}:{self.min_dist}:{self.metric}:seed{self.seed}"
+        return f"umap:{self.n_neighbors}:{self.min_dist}:{self.metric}:seed{self.seed}:sample{self.sample_size}"
 
     def fit_transform(self, vectors: np.ndarray) -> np.ndarray:
         n = len(vectors)
         if n < 5:
             return PCAProjector(seed=self.seed).fit_transform(vectors)
+        if self.sample_size < 5:
+            raise ConfigError(f"sample_size={self.sample_size} should be >= 5 (UMAP needs a few points)")
+        if n <= self.sample_size:
+            return self._umap(vectors)
+        rows = self.sample_rows(n)
+        rest = np.setdiff1d(np.arange(n), rows)
+        points = np.zeros((n, 2))
+        points[rows] = self._umap(vectors[rows])
+        points[rest] = self.place(vectors[rest], vectors[rows], points[rows])
+        return points
+
+    def sample_rows(self, n: int) -> np.ndarray:
+        """The rows UMAP lays out when there are more than ``sample_size``: seeded, sorted."""
+        if n <= self.sample_size:
+            return np.arange(n)
+        return np.sort(np.random.default_rng(self.seed).choice(n, size=self.sample_size, replace=False))
+
+    def place(self, vectors: np.ndarray, sample: np.ndarray, sample_points: np.ndarray) -> np.ndarray:
+        """Each of ``vectors`` at the membership-weighted mean of its nearest ``sample`` points' positions."""
+        from sklearn.neighbors import NearestNeighbors
+        from umap.umap_ import smooth_knn_dist
+
+        k = min(self.n_neighbors, len(sample))
+        search = NearestNeighbors(n_neighbors=k, metric=self.metric, algorithm="brute").fit(sample)
+        distances, neighbours = search.kneighbors(vectors)
+        distances = np.ascontiguousarray(distances, dtype=np.float32)
+        # UMAP's transform: local_connectivity 0 for points outside the fitted set, so each
+        # weight is exp(-d / sigma) with sigma set per point so the weights sum to log2(k).
+        sigmas, _ = smooth_knn_dist(distances, float(k), local_connectivity=0.0)
+        # Measured from the nearest neighbour (the same weights once normalised), so the nearest
+        # always weighs 1 and a row never sums to zero; sigma is 0 only when all distances are.
+        weights = np.exp(-(distances - distances[:, :1]) / np.maximum(sigmas, 1e-12)[:, None])
+        weights /= weights.sum(axis=1, keepdims=True)
+        return np.einsum("ik,ikd->id", weights, sample_points[neighbours])
+
+    def _umap(self, vectors: np.ndarray) -> np.ndarray:
         import warnings
 
         from umap import UMAP
@@ -51,7 +107,7 @@ class UMAPProjector(Projector):
             warnings.filterwarnings("ignore", message=".*n_jobs.*")
             model = UMAP(
                 n_components=2,
-                n_neighbors=min(self.n_neighbors, n - 1),
+                n_neighbors=min(self.n_neighbors, len(vectors) - 1),
                 min_dist=self.min_dist,
                 metric=self.metric,
                 random_state=self.seed,
