@@ -250,17 +250,17 @@ def test_up_to_the_sample_size_the_map_is_plain_umap():
     assert np.array_equal(UMAPProjector(seed=3).fit_transform(x), plain)
 
 
-def test_placement_is_a_weighted_mean_of_the_nearest_sampled_positions_nearest_weighing_most():
+def test_a_placed_point_sits_beside_its_nearest_sampled_point_pulled_towards_its_neighbours():
     # Sampled vectors on a line at 0, 1, 10 and 30, each shown at its own value on the map. With
-    # 3 neighbours, a point at 0.2 lands between 0 and 10 (its neighbours), left of their plain
-    # mean 11/3 (the nearest weighs most), never out towards 30; a point at 29 (neighbours 30,
-    # 10, 1) lands right of their plain mean 41/3.
+    # 3 neighbours, a point at 0.2 (neighbours 0, 1, 10) sits just right of 0: a tenth of the way
+    # to a weighted mean of 0, 1 and 10, which is below 10. A point at 29 (neighbours 30, 10, 1)
+    # sits just left of 30, by less than a tenth of the way to 1.
     projector = UMAPProjector(n_neighbors=3, metric="euclidean")
     sample = np.array([[0.0], [1.0], [10.0], [30.0]])
     positions = np.hstack([sample, np.zeros((4, 1))])
     (x, y), (far, _) = projector.place(np.array([[0.2], [29.0]]), sample, positions)
-    assert y == 0.0 and 0.0 < x < 11 / 3
-    assert 41 / 3 < far < 30.0
+    assert y == 0.0 and 0.0 < x < projector.pull * 10
+    assert 30 - projector.pull * 29 < far < 30.0
 
 
 def test_above_the_sample_size_points_land_beside_their_own_blob_and_the_map_is_seeded():

@@ -29,15 +29,19 @@ class UMAPProjector(Projector):
     """UMAP with a fixed seed (same seed, same map). Falls back to PCA below 5 points.
 
     Up to ``sample_size`` points, UMAP lays out every point. Above, UMAP lays out a seeded
-    uniform sample of ``sample_size`` points and every other point goes to the weighted mean
-    position of its ``n_neighbors`` nearest sampled points (exact neighbours in the vectors, by
-    ``metric``), weighted by UMAP's own membership strengths: the starting point UMAP's
-    ``transform`` uses, without its optimisation epochs, which cost more than they improve here
-    (BENCHMARKS.md, "Map at scale"). UMAP's cost grows with the points it lays out and its
-    neighbour search compiles a large JIT kernel from 4,096 points up; placement is one chunked
-    nearest-neighbour query in scikit-learn. The default keeps the sample just under that
-    threshold, which the measurements show costs little trustworthiness.
+    uniform sample of ``sample_size`` points and places every other point beside its nearest
+    sampled point (exact neighbours in the vectors, by ``metric``, from scikit-learn): there,
+    moved a tenth of the way towards the mean position of its ``n_neighbors`` nearest sampled
+    points weighted by UMAP's membership strengths (the start UMAP's ``transform`` uses). The
+    nearest point alone keeps neighbours together best but stacks points on one spot; the
+    weighted mean alone lands in the gaps between clusters; UMAP's ``transform`` scores like the
+    nearest point and costs minutes (BENCHMARKS.md, "Map at scale"). The default sample stays
+    under 4,096 points, below which UMAP finds neighbours exactly instead of compiling and
+    running its approximate search.
     """
+
+    #: How far a placed point moves from its nearest sampled point towards its neighbours' mean.
+    pull = 0.1
 
     def __init__(
         self,
@@ -80,7 +84,7 @@ class UMAPProjector(Projector):
         return np.sort(np.random.default_rng(self.seed).choice(n, size=self.sample_size, replace=False))
 
     def place(self, vectors: np.ndarray, sample: np.ndarray, sample_points: np.ndarray) -> np.ndarray:
-        """Each of ``vectors`` at the membership-weighted mean of its nearest ``sample`` points' positions."""
+        """Each of ``vectors`` beside its nearest ``sample`` point, pulled towards its neighbours."""
         from sklearn.neighbors import NearestNeighbors
         from umap.umap_ import smooth_knn_dist
 
@@ -95,7 +99,8 @@ class UMAPProjector(Projector):
         # always weighs 1 and a row never sums to zero; sigma is 0 only when all distances are.
         weights = np.exp(-(distances - distances[:, :1]) / np.maximum(sigmas, 1e-12)[:, None])
         weights /= weights.sum(axis=1, keepdims=True)
-        return np.einsum("ik,ikd->id", weights, sample_points[neighbours])
+        nearest = sample_points[neighbours[:, 0]]
+        return nearest + self.pull * (np.einsum("ik,ikd->id", weights, sample_points[neighbours]) - nearest)
 
     def _umap(self, vectors: np.ndarray) -> np.ndarray:
         import warnings
