@@ -85,12 +85,22 @@ class UMAPProjector(Projector):
 
     def place(self, vectors: np.ndarray, sample: np.ndarray, sample_points: np.ndarray) -> np.ndarray:
         """Each of ``vectors`` beside its nearest ``sample`` point, pulled towards its neighbours."""
+        from sklearn import config_context
         from sklearn.neighbors import NearestNeighbors
+        from sklearn.preprocessing import normalize
         from umap.umap_ import smooth_knn_dist
 
         k = min(self.n_neighbors, len(sample))
-        search = NearestNeighbors(n_neighbors=k, metric=self.metric, algorithm="brute").fit(sample)
-        distances, neighbours = search.kneighbors(vectors)
+        metric = self.metric
+        if metric == "cosine":
+            # The same neighbours by scikit-learn's fast search (chunked, threaded): between
+            # unit vectors, cosine distance is half the squared euclidean distance.
+            sample, vectors, metric = normalize(sample), normalize(vectors), "euclidean"
+        with config_context(working_memory=128):  # MB per chunk of distances: bounded memory
+            search = NearestNeighbors(n_neighbors=k, metric=metric, algorithm="brute").fit(sample)
+            distances, neighbours = search.kneighbors(vectors)
+        if self.metric == "cosine":
+            distances = distances**2 / 2
         distances = np.ascontiguousarray(distances, dtype=np.float32)
         # UMAP's transform: local_connectivity 0 for points outside the fitted set, so each
         # weight is exp(-d / sigma) with sigma set per point so the weights sum to log2(k).
