@@ -2,7 +2,14 @@
 
     python bench/bench_pipeline.py                         # the bundled 100 OASST conversations
     python bench/bench_pipeline.py --input tests/data/clinc150.jsonl.gz --limit 22500
-    python bench/bench_pipeline.py --input tests/data/clinc150.jsonl.gz --scale 100000 --embedder hashing --projector pca
+    python bench/make_scale_data.py /tmp/scale100k.jsonl --n 100000
+    python bench/bench_pipeline.py --input /tmp/scale100k.jsonl   # the headline 100,000
+
+At scale, use a file from ``bench/make_scale_data.py`` (real turns recombined, no two openings
+alike). ``--scale N`` (repeat the input with "(again)" appended up to N) is kept for quick looks
+at how a stage grows, but it flatters every stage: the repeats' vectors nearly coincide (or are
+served from the embedding cache), so k-means, neighbour search and UMAP find their work easier
+than on real traffic. Do not quote its numbers as Kura's speed.
 
 Each measurement runs in a fresh process (so model loading and UMAP's JIT are counted, as a
 user would see them) into a fresh run directory, then once more to time a resumed run.
@@ -55,7 +62,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", default=str(REPO / "data" / "oasst_en100.jsonl"))
     parser.add_argument("--limit", type=int, default=0, help="first N conversations (0 = all)")
-    parser.add_argument("--scale", type=int, default=0, help="repeat the input (reworded) up to N conversations")
+    parser.add_argument(
+        "--scale", type=int, default=0, help="repeat the input up to N conversations (flatters every stage: see above)"
+    )
     parser.add_argument("--embedder", default="minilm")
     parser.add_argument("--projector", default="umap")
     args = parser.parse_args()

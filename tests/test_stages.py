@@ -237,6 +237,46 @@ def test_umap_is_seeded_and_keeps_blobs_apart():
     assert between > 2 * inside
 
 
+def test_up_to_the_sample_size_the_map_is_plain_umap():
+    import warnings
+
+    from umap import UMAP
+
+    x, _ = blobs([20, 20], dim=16)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*n_jobs.*")
+        plain = UMAP(n_components=2, n_neighbors=15, min_dist=0.1, metric="cosine", random_state=3).fit_transform(x)
+    assert np.array_equal(UMAPProjector(seed=3, sample_size=40).fit_transform(x), plain)
+    assert np.array_equal(UMAPProjector(seed=3).fit_transform(x), plain)
+
+
+def test_a_placed_point_sits_beside_its_nearest_sampled_point_pulled_towards_its_neighbours():
+    # Sampled vectors on a line at 0, 1, 10 and 30, each shown at its own value on the map. With
+    # 3 neighbours, a point at 0.2 (neighbours 0, 1, 10) sits just right of 0: a tenth of the way
+    # to a weighted mean of 0, 1 and 10, which is below 10. A point at 29 (neighbours 30, 10, 1)
+    # sits just left of 30, by less than a tenth of the way to 1.
+    projector = UMAPProjector(n_neighbors=3, metric="euclidean")
+    sample = np.array([[0.0], [1.0], [10.0], [30.0]])
+    positions = np.hstack([sample, np.zeros((4, 1))])
+    (x, y), (far, _) = projector.place(np.array([[0.2], [29.0]]), sample, positions)
+    assert y == 0.0 and 0.0 < x < projector.pull * 10
+    assert 30 - projector.pull * 29 < far < 30.0
+
+
+def test_above_the_sample_size_points_land_beside_their_own_blob_and_the_map_is_seeded():
+    x, truth = blobs([60, 60, 60], dim=16, spread=0.1)
+    projector = UMAPProjector(seed=3, sample_size=45)
+    points = projector.fit_transform(x)
+    assert np.array_equal(points, UMAPProjector(seed=3, sample_size=45).fit_transform(x))
+    sampled = projector.sample_rows(len(x))
+    assert len(sampled) == 45 and set(truth[sampled]) == {0, 1, 2}
+    assert not np.array_equal(sampled, UMAPProjector(seed=4, sample_size=45).sample_rows(len(x)))
+    placed = np.setdiff1d(np.arange(len(x)), sampled)
+    # Each placed point's nearest sampled point on the map is from its own blob.
+    gaps = np.linalg.norm(points[placed][:, None] - points[sampled][None], axis=2)
+    assert np.array_equal(truth[sampled][gaps.argmin(axis=1)], truth[placed])
+
+
 def test_tiny_inputs_fall_back_to_pca():
     # Four points evenly spaced on a line: PCA (worked out by hand) puts them on its first axis at
     # -1.5, -0.5, 0.5, 1.5 (up to sign) and 0 on the second; UMAP would not keep the spacing.

@@ -1,4 +1,4 @@
-"""Stage 5: the 2D map. ``Projector`` is the seam (UMAP seeded by default, PCA for huge runs).
+"""Stage 5: the 2D map. ``Projector`` is the seam (UMAP seeded by default, on a sample at scale; PCA).
 
 Conversations are projected from their embeddings; each cluster sits at the mean position of
 its conversations, so a cluster's dot lies among its members at every level of the tree.
@@ -26,22 +26,93 @@ class Projector(Component, ABC):
 
 
 class UMAPProjector(Projector):
-    """UMAP with a fixed seed (same seed, same map). Falls back to PCA below 5 points."""
+    """UMAP with a fixed seed (same seed, same map). Falls back to PCA below 5 points.
 
-    def __init__(self, *, n_neighbors: int = 15, min_dist: float = 0.1, metric: str = "cosine", seed: int = 0):
+    Up to ``sample_size`` points, UMAP lays out every point. Above, UMAP lays out a seeded
+    uniform sample of ``sample_size`` points and places every other point beside its nearest
+    sampled point (exact neighbours in the vectors, by ``metric``, from scikit-learn): there,
+    moved a tenth of the way towards the mean position of its ``n_neighbors`` nearest sampled
+    points weighted by UMAP's membership strengths (the start UMAP's ``transform`` uses). The
+    nearest point alone keeps neighbours together best but stacks points on one spot; the
+    weighted mean alone lands in the gaps between clusters; UMAP's ``transform`` scores like the
+    nearest point and costs minutes (BENCHMARKS.md, "Map at scale"). The default sample stays
+    under 4,096 points, below which UMAP finds neighbours exactly instead of compiling and
+    running its approximate search.
+    """
+
+    #: How far a placed point moves from its nearest sampled point towards its neighbours' mean.
+    pull = 0.1
+
+    def __init__(
+        self,
+        *,
+        n_neighbors: int = 15,
+        min_dist: float = 0.1,
+        metric: str = "cosine",
+        seed: int = 0,
+        sample_size: int = 4_000,
+    ):
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.metric = metric
         self.seed = seed
+        self.sample_size = sample_size
 
     @property
     def name(self) -> str:
-        return f"umap:{self.n_neighbors}:{self.min_dist}:{self.metric}:seed{self.seed}"
+        return f"umap:{self.n_neighbors}:{self.min_dist}:{self.metric}:seed{self.seed}:sample{self.sample_size}"
 
     def fit_transform(self, vectors: np.ndarray) -> np.ndarray:
         n = len(vectors)
         if n < 5:
             return PCAProjector(seed=self.seed).fit_transform(vectors)
+        if self.sample_size < 5:
+            raise ConfigError(f"sample_size={self.sample_size} should be >= 5 (UMAP needs a few points)")
+        if n <= self.sample_size:
+            return self._umap(vectors)
+        rows = self.sample_rows(n)
+        rest = np.setdiff1d(np.arange(n), rows)
+        points = np.zeros((n, 2))
+        points[rows] = self._umap(vectors[rows])
+        points[rest] = self.place(vectors[rest], vectors[rows], points[rows])
+        return points
+
+    def sample_rows(self, n: int) -> np.ndarray:
+        """The rows UMAP lays out when there are more than ``sample_size``: seeded, sorted."""
+        if n <= self.sample_size:
+            return np.arange(n)
+        return np.sort(np.random.default_rng(self.seed).choice(n, size=self.sample_size, replace=False))
+
+    def place(self, vectors: np.ndarray, sample: np.ndarray, sample_points: np.ndarray) -> np.ndarray:
+        """Each of ``vectors`` beside its nearest ``sample`` point, pulled towards its neighbours."""
+        from sklearn import config_context
+        from sklearn.neighbors import NearestNeighbors
+        from sklearn.preprocessing import normalize
+        from umap.umap_ import smooth_knn_dist
+
+        k = min(self.n_neighbors, len(sample))
+        metric = self.metric
+        if metric == "cosine":
+            # The same neighbours by scikit-learn's fast search (chunked, threaded): between
+            # unit vectors, cosine distance is half the squared euclidean distance.
+            sample, vectors, metric = normalize(sample), normalize(vectors), "euclidean"
+        with config_context(working_memory=128):  # MB per chunk of distances: bounded memory
+            search = NearestNeighbors(n_neighbors=k, metric=metric, algorithm="brute").fit(sample)
+            distances, neighbours = search.kneighbors(vectors)
+        if self.metric == "cosine":
+            distances = distances**2 / 2
+        distances = np.ascontiguousarray(distances, dtype=np.float32)
+        # UMAP's transform: local_connectivity 0 for points outside the fitted set, so each
+        # weight is exp(-d / sigma) with sigma set per point so the weights sum to log2(k).
+        sigmas, _ = smooth_knn_dist(distances, float(k), local_connectivity=0.0)
+        # Measured from the nearest neighbour (the same weights once normalised), so the nearest
+        # always weighs 1 and a row never sums to zero; sigma is 0 only when all distances are.
+        weights = np.exp(-(distances - distances[:, :1]) / np.maximum(sigmas, 1e-12)[:, None])
+        weights /= weights.sum(axis=1, keepdims=True)
+        nearest = sample_points[neighbours[:, 0]]
+        return nearest + self.pull * (np.einsum("ik,ikd->id", weights, sample_points[neighbours]) - nearest)
+
+    def _umap(self, vectors: np.ndarray) -> np.ndarray:
         import warnings
 
         from umap import UMAP
@@ -51,7 +122,7 @@ class UMAPProjector(Projector):
             warnings.filterwarnings("ignore", message=".*n_jobs.*")
             model = UMAP(
                 n_components=2,
-                n_neighbors=min(self.n_neighbors, n - 1),
+                n_neighbors=min(self.n_neighbors, len(vectors) - 1),
                 min_dist=self.min_dist,
                 metric=self.metric,
                 random_state=self.seed,
