@@ -1,0 +1,242 @@
+"""SIGKILL a real `kura run` at seeded random moments, run it again, and get exactly the run that was
+never killed: the same summaries, memberships, names and map, no conversation lost or doubled, and
+(through a language model) no answer that had arrived a second before the kill asked for again.
+
+Kill times come from a seeded RNG over the measured length of an uninterrupted run, half of them
+aimed into each stage's window (estimated from the stage seconds in run.json), so every stage is
+hit somewhere across the trials; which stage each kill landed in is read back from run.json and
+printed (``-s`` shows it). The default variant runs a few trials; ``-m slow`` runs 20 of each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kura_testdata import clinc_slice
+
+from kura.llm.fake_server import FakeOpenAIServer
+
+CONVERSATIONS = 60
+SEED = 7
+STAGES = ["summarise", "embed", "clusters", "hierarchy", "map", "export"]
+OFFLINE = ["--embedder", "hashing", "--projector", "pca", "--seed", str(SEED), "-k", "6", "-q"]
+
+
+@pytest.fixture(scope="module")
+def chats(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "chats.jsonl"
+    rows = clinc_slice(1)[:CONVERSATIONS]  # 60 different intents, one query each
+    path.write_text("".join(json.dumps({"id": r["id"], "messages": r["messages"]}) + "\n" for r in rows))
+    return path
+
+
+def environment() -> dict[str, str]:
+    """The test's environment without anyone's provider keys; a dummy key for the local fake server."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and "AZURE" not in k}
+    return {**env, "OPENAI_API_KEY": "sk-test-kill-resume"}
+
+
+def command(chats: Path, out: Path, extra: list[str]) -> list[str]:
+    return [sys.executable, "-m", "kura.cli", "run", str(chats), "--out", str(out), *OFFLINE, *extra]
+
+
+def run_to_end(chats: Path, out: Path, extra: list[str]) -> None:
+    done = subprocess.run(
+        command(chats, out, extra), cwd=out.parent, env=environment(), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def run_watched(chats: Path, out: Path, extra: list[str]) -> tuple[float, dict[str, tuple[float, float]]]:
+    """An uninterrupted run, watched: its length and when each stage ran (seconds from the start),
+    read off run.json, which records each stage as it ends."""
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        command(chats, out, extra), cwd=out.parent, env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    ended: dict[str, float] = {}
+    began = None
+    while proc.poll() is None:
+        now = time.monotonic() - start
+        if began is None and out.exists():
+            began = now
+        try:
+            for name in json.loads((out / "run.json").read_text()).get("stages", {}):
+                ended.setdefault(name, now)
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.005)
+    total = time.monotonic() - start
+    assert proc.returncode == 0, proc.stderr.read().decode()[-3000:] if proc.stderr else ""
+    windows, previous = {"start-up": (0.0, began or 0.0)}, began or 0.0
+    for name in STAGES:
+        windows[name] = (previous, ended.get(name, total))
+        previous = windows[name][1]
+    windows["after export"] = (previous, total)
+    return total, windows
+
+
+def kill_at(chats: Path, out: Path, extra: list[str], after: float) -> tuple[float, int | None]:
+    """Start a run, SIGKILL it ``after`` seconds in (unless it finished): the kill's monotonic time."""
+    proc = subprocess.Popen(
+        command(chats, out, extra),
+        cwd=out.parent,
+        env=environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(after)
+        killed = time.monotonic()
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        code = proc.wait(timeout=60)
+    return killed, (None if code == -signal.SIGKILL else code)
+
+
+def outcome(out: Path) -> dict[str, Any]:
+    """Everything a reader sees of a finished run, keyed by id so order never matters."""
+    import pyarrow.parquet as pq
+
+    summaries = [json.loads(line) for line in (out / "summaries.jsonl").read_text().splitlines()]
+    ids = [s["chat_id"] for s in summaries]
+    assert len(ids) == len(set(ids)) == CONVERSATIONS, "a conversation was lost or summarised twice"
+    conversations = [json.loads(line)["chat_id"] for line in (out / "conversations.jsonl").read_text().splitlines()]
+    assert sorted(conversations) == sorted(ids)
+    clusters = [json.loads(line) for line in (out / "meta_clusters.jsonl").read_text().splitlines()]
+    table = pq.read_table(out / "conversations.parquet", columns=["chat_id", "x", "y"]).to_pydict()
+    assert len(table["chat_id"]) == len(set(table["chat_id"])) == CONVERSATIONS
+    return {
+        "summaries": {s["chat_id"]: s for s in summaries},
+        "memberships": {c["id"]: sorted(c["chat_ids"]) for c in clusters},
+        "names": {c["id"]: (c["name"], c["description"], c.get("parent_id")) for c in clusters},
+        "map": dict(zip(table["chat_id"], zip(table["x"], table["y"]))),
+        "dimensionality": (out / "dimensionality.jsonl").read_text(),
+    }
+
+
+def kill_times(rng: random.Random, trials: int, total: float, windows: dict[str, tuple[float, float]]) -> list[float]:
+    """Each trial aimed at one stage in turn (from a seeded starting stage), at a uniform moment in
+    its window; every third one anywhere in the run. Run-to-run jitter spreads the aim a little."""
+    targets = [name for name in windows if name != "after export"]
+    first = rng.randrange(len(targets))
+    times = []
+    for trial in range(trials):
+        low, high = (0.0, total) if trial % 3 == 2 else windows[targets[(first + trial) % len(targets)]]
+        times.append(rng.uniform(low, high))
+    return times
+
+
+def landed_in(out: Path) -> str:
+    """The stage a kill interrupted: the first one run.json does not record as done."""
+    if not out.exists():
+        return "start-up"
+    try:
+        done = json.loads((out / "run.json").read_text()).get("stages", {})
+    except FileNotFoundError:
+        done = {}
+    except ValueError:
+        return "run.json half-written"
+    return next((name for name in STAGES if name not in done), "after export")
+
+
+def report(label: str, total: float, windows: dict[str, tuple[float, float]], hits: list) -> None:
+    spans = {name: (round(low, 2), round(high, 2)) for name, (low, high) in windows.items()}
+    print(f"\n{label} run {total:.2f} s, stage windows {spans}\nkills (seconds in, stage hit): {hits}")
+
+
+def trials_for(request, default: int) -> int:
+    return 20 if request.node.get_closest_marker("slow") else default
+
+
+# -- offline ---------------------------------------------------------------------------------------
+def check_offline(chats: Path, tmp_path: Path, trials: int) -> None:
+    reference = tmp_path / "reference"
+    total, windows = run_watched(chats, reference, [])
+    expected = outcome(reference)
+    hits = []
+    for trial, after in enumerate(kill_times(random.Random(SEED), trials, total, windows)):
+        out = tmp_path / f"trial{trial}"
+        _, finished = kill_at(chats, out, [], after)
+        hits.append((round(after, 2), "finished" if finished is not None else landed_in(out)))
+        run_to_end(chats, out, [])
+        assert outcome(out) == expected, f"trial {trial}: killed {after:.2f} s in ({hits[-1][1]})"
+    report("offline", total, windows, hits)
+
+
+def test_killed_offline_runs_end_identical(chats, tmp_path, request):
+    check_offline(chats, tmp_path, trials_for(request, 3))
+
+
+@pytest.mark.slow
+def test_killed_offline_runs_end_identical_many_trials(chats, tmp_path, request):
+    check_offline(chats, tmp_path, trials_for(request, 3))
+
+
+# -- through a language model ----------------------------------------------------------------------
+class RecordingServer(FakeOpenAIServer):
+    """The fake OpenAI server, noting when each chat request's answer went out (by prompt digest)."""
+
+    def __init__(self, **options: Any):
+        super().__init__(**options)
+        self.asked: list[tuple[str, str]] = []  # (kind, prompt digest), in arrival order
+        self.answered: list[tuple[str, str, float]] = []  # (kind, prompt digest, monotonic time)
+
+    async def _respond(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        key = kind = ""
+        if path.rstrip("/").endswith("/chat/completions"):
+            request = json.loads(body)
+            key = hashlib.sha256(json.dumps(request["messages"], sort_keys=True).encode()).hexdigest()
+            kind = ((request.get("response_format") or {}).get("json_schema") or {}).get("name", "?")
+            self.asked.append((kind, key))
+        reply = await super()._respond(method, path, body)
+        if key and reply[0] == 200:
+            self.answered.append((kind, key, time.monotonic()))
+        return reply
+
+
+def check_llm(chats: Path, tmp_path: Path, trials: int) -> None:
+    with RecordingServer(delay=0.1) as server:
+        llm = ["--llm", "openai/kill-test", "--base-url", server.url, "--concurrency", "4"]
+        reference = tmp_path / "reference"
+        total, windows = run_watched(chats, reference, llm)
+        expected = outcome(reference)
+        summary_kind = server.asked[0][0]  # the summarise stage asks first
+        assert sum(kind == summary_kind for kind, _ in server.asked) == CONVERSATIONS
+        hits, names_asked_again = [], 0
+        for trial, after in enumerate(kill_times(random.Random(SEED + 1), trials, total, windows)):
+            out = tmp_path / f"trial{trial}"
+            server.asked.clear()
+            server.answered.clear()
+            killed, finished = kill_at(chats, out, llm, after)
+            arrived = {(kind, key) for kind, key, at in server.answered if at < killed - 1.0}
+            hits.append((round(after, 2), "finished" if finished is not None else landed_in(out)))
+            server.asked.clear()
+            run_to_end(chats, out, llm)
+            again = set(server.asked) & arrived
+            assert not {a for a in again if a[0] == summary_kind}, (
+                f"trial {trial}: {len(again)} summaries answered over a second before the kill were asked again"
+            )
+            names_asked_again += len(again)
+            assert outcome(out) == expected, f"trial {trial}: killed {after:.2f} s in ({hits[-1][1]})"
+    report("language-model", total, windows, hits)
+    print(f"cluster-naming answers that arrived over a second before a kill and were asked again: {names_asked_again}")
+
+
+def test_killed_language_model_runs_end_identical_and_ask_nothing_twice(chats, tmp_path, request):
+    check_llm(chats, tmp_path, trials_for(request, 2))
+
+
+@pytest.mark.slow
+def test_killed_language_model_runs_many_trials(chats, tmp_path, request):
+    check_llm(chats, tmp_path, trials_for(request, 2))
