@@ -2,10 +2,11 @@
 never killed: the same summaries, memberships, names and map, no conversation lost or doubled, and
 (through a language model) no answer that had arrived a second before the kill asked for again.
 
-Kill times come from a seeded RNG over the measured length of an uninterrupted run, half of them
-aimed into each stage's window (estimated from the stage seconds in run.json), so every stage is
-hit somewhere across the trials; which stage each kill landed in is read back from run.json and
-printed (``-s`` shows it). The default variant runs a few trials; ``-m slow`` runs 20 of each.
+Kill moments come from a seeded RNG over the stage lengths of an uninterrupted run (watched through
+run.json, which records each stage as it ends): most trials aim at one stage, counted from the end
+of the stage before it, so even stages of a few milliseconds get hit; the rest fall anywhere in the
+run. Which stage each kill landed in is read back from run.json and printed (``-s`` shows it).
+The default variant runs 3 + 2 trials (about a minute); ``-m slow`` runs 20 of each (about 6).
 """
 
 from __future__ import annotations
@@ -86,8 +87,22 @@ def run_watched(chats: Path, out: Path, extra: list[str]) -> tuple[float, dict[s
     return total, windows
 
 
-def kill_at(chats: Path, out: Path, extra: list[str], after: float) -> tuple[float, int | None]:
-    """Start a run, SIGKILL it ``after`` seconds in (unless it finished): the kill's monotonic time."""
+def reached(out: Path, anchor: str) -> bool:
+    """Whether a run has got as far as ``anchor``: "launch", "run dir" (it exists) or a stage that
+    run.json records as done."""
+    if anchor == "launch":
+        return True
+    if anchor == "run dir":
+        return out.exists()
+    try:
+        return anchor in json.loads((out / "run.json").read_text()).get("stages", {})
+    except (OSError, ValueError):
+        return False
+
+
+def kill_at(chats: Path, out: Path, extra: list[str], anchor: str, after: float) -> tuple[float, int | None]:
+    """Start a run and SIGKILL it ``after`` seconds past ``anchor`` (unless it finished first):
+    the kill's monotonic time, and the exit code of a run that ended by itself."""
     proc = subprocess.Popen(
         command(chats, out, extra),
         cwd=out.parent,
@@ -96,6 +111,8 @@ def kill_at(chats: Path, out: Path, extra: list[str], after: float) -> tuple[flo
         stderr=subprocess.DEVNULL,
     )
     try:
+        while not reached(out, anchor) and proc.poll() is None:
+            time.sleep(0.002)
         time.sleep(after)
         killed = time.monotonic()
         os.kill(proc.pid, signal.SIGKILL)
@@ -125,16 +142,28 @@ def outcome(out: Path) -> dict[str, Any]:
     }
 
 
-def kill_times(rng: random.Random, trials: int, total: float, windows: dict[str, tuple[float, float]]) -> list[float]:
-    """Each trial aimed at one stage in turn (from a seeded starting stage), at a uniform moment in
-    its window; every third one anywhere in the run. Run-to-run jitter spreads the aim a little."""
-    targets = [name for name in windows if name != "after export"]
+#: What a run has just done when each window opens (the start of each stage seen from outside).
+ANCHORS = {"start-up": "launch", "summarise": "run dir", **dict(zip(STAGES[1:], STAGES[:-1]))}
+
+
+def kill_moments(
+    rng: random.Random, trials: int, total: float, windows: dict[str, tuple[float, float]]
+) -> list[tuple[str, str, float]]:
+    """(stage aimed at, anchor, seconds past it): each trial aims at one stage in turn (from a seeded
+    first one) at a uniform moment of its measured length, counted from the moment the stage before
+    it is seen to end, so even a stage of a few milliseconds gets hit; every third trial is instead a
+    uniform moment anywhere in the run."""
+    targets = list(ANCHORS)
     first = rng.randrange(len(targets))
-    times = []
+    moments = []
     for trial in range(trials):
-        low, high = (0.0, total) if trial % 3 == 2 else windows[targets[(first + trial) % len(targets)]]
-        times.append(rng.uniform(low, high))
-    return times
+        if trial % 3 == 2:
+            moments.append(("anywhere", "launch", rng.uniform(0.0, total)))
+        else:
+            target = targets[(first + trial) % len(targets)]
+            low, high = windows[target]
+            moments.append((target, ANCHORS[target], rng.uniform(0.0, high - low)))
+    return moments
 
 
 def landed_in(out: Path) -> str:
@@ -152,7 +181,9 @@ def landed_in(out: Path) -> str:
 
 def report(label: str, total: float, windows: dict[str, tuple[float, float]], hits: list) -> None:
     spans = {name: (round(low, 2), round(high, 2)) for name, (low, high) in windows.items()}
-    print(f"\n{label} run {total:.2f} s, stage windows {spans}\nkills (seconds in, stage hit): {hits}")
+    print(
+        f"\n{label} run {total:.2f} s, stage windows {spans}\nkills (aimed at, seconds past its start, stage hit): {hits}"
+    )
 
 
 def trials_for(request, default: int) -> int:
@@ -165,12 +196,12 @@ def check_offline(chats: Path, tmp_path: Path, trials: int) -> None:
     total, windows = run_watched(chats, reference, [])
     expected = outcome(reference)
     hits = []
-    for trial, after in enumerate(kill_times(random.Random(SEED), trials, total, windows)):
+    for trial, (aim, anchor, after) in enumerate(kill_moments(random.Random(SEED), trials, total, windows)):
         out = tmp_path / f"trial{trial}"
-        _, finished = kill_at(chats, out, [], after)
-        hits.append((round(after, 2), "finished" if finished is not None else landed_in(out)))
+        _, finished = kill_at(chats, out, [], anchor, after)
+        hits.append((aim, round(after, 3), "finished" if finished is not None else landed_in(out)))
         run_to_end(chats, out, [])
-        assert outcome(out) == expected, f"trial {trial}: killed {after:.2f} s in ({hits[-1][1]})"
+        assert outcome(out) == expected, f"trial {trial}: {hits[-1]}"
     report("offline", total, windows, hits)
 
 
@@ -214,13 +245,13 @@ def check_llm(chats: Path, tmp_path: Path, trials: int) -> None:
         summary_kind = server.asked[0][0]  # the summarise stage asks first
         assert sum(kind == summary_kind for kind, _ in server.asked) == CONVERSATIONS
         hits, names_asked_again = [], 0
-        for trial, after in enumerate(kill_times(random.Random(SEED + 1), trials, total, windows)):
+        for trial, (aim, anchor, after) in enumerate(kill_moments(random.Random(SEED + 1), trials, total, windows)):
             out = tmp_path / f"trial{trial}"
             server.asked.clear()
             server.answered.clear()
-            killed, finished = kill_at(chats, out, llm, after)
+            killed, finished = kill_at(chats, out, llm, anchor, after)
             arrived = {(kind, key) for kind, key, at in server.answered if at < killed - 1.0}
-            hits.append((round(after, 2), "finished" if finished is not None else landed_in(out)))
+            hits.append((aim, round(after, 3), "finished" if finished is not None else landed_in(out)))
             server.asked.clear()
             run_to_end(chats, out, llm)
             again = set(server.asked) & arrived
@@ -228,7 +259,7 @@ def check_llm(chats: Path, tmp_path: Path, trials: int) -> None:
                 f"trial {trial}: {len(again)} summaries answered over a second before the kill were asked again"
             )
             names_asked_again += len(again)
-            assert outcome(out) == expected, f"trial {trial}: killed {after:.2f} s in ({hits[-1][1]})"
+            assert outcome(out) == expected, f"trial {trial}: {hits[-1]}"
     report("language-model", total, windows, hits)
     print(f"cluster-naming answers that arrived over a second before a kill and were asked again: {names_asked_again}")
 
