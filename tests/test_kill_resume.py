@@ -281,65 +281,42 @@ def test_killed_language_model_runs_many_trials(chats, tmp_path, request):
     check_llm(chats, tmp_path, trials_for(request, 2))
 
 
+def names_asked_again(chats: Path, tmp_path: Path, server: RecordingServer, concurrency: int, named: int, wait: float):
+    """Kill a run ``wait`` seconds after its ``named``-th cluster name arrives, run it again, and
+    return how many of the names that had arrived over a second before the kill it asked for again."""
+    out = tmp_path / "run"
+    llm = ["--llm", "openai/kill-test", "--base-url", server.url, "--concurrency", str(concurrency)]
+    proc = subprocess.Popen(
+        command(chats, out, llm), cwd=tmp_path, env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while sum("summary" not in kind.lower() for kind, _, _ in server.answered) < named:
+            assert proc.poll() is None and time.monotonic() < deadline, "the run never got to naming"
+            time.sleep(0.01)
+        time.sleep(wait)
+        killed = time.monotonic()
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert landed_in(out) == "clusters"
+    arrived = {key for kind, key, at in server.answered if "summary" not in kind.lower() and at < killed - 1.0}
+    assert len(arrived) >= named
+    server.asked.clear()
+    run_to_end(chats, out, llm)
+    return len(arrived & {key for _, key in server.asked})
+
+
 @pytest.mark.slow
 def test_cluster_names_that_arrived_before_a_kill_are_not_asked_again(chats, tmp_path):
-    out = tmp_path / "run"
+    # 10 clusters named 4 at a time, a second each: the kill comes 1.1 s after the first 4 names.
     with RecordingServer(naming_delay=1.0) as server:
-        llm = ["--llm", "openai/kill-test", "--base-url", server.url, "--concurrency", "4"]
-        proc = subprocess.Popen(
-            command(chats, out, llm),
-            cwd=tmp_path,
-            env=environment(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:  # 10 clusters named 4 at a time, a second each: kill 1.1 s after the first 4 names arrive
-            deadline = time.monotonic() + 120
-            while sum("summary" not in kind.lower() for kind, _, _ in server.answered) < 4:
-                assert proc.poll() is None and time.monotonic() < deadline, "the run never got to naming"
-                time.sleep(0.01)
-            time.sleep(1.1)
-            killed = time.monotonic()
-            os.kill(proc.pid, signal.SIGKILL)
-        finally:
-            proc.wait(timeout=60)
-        assert landed_in(out) == "clusters"
-        named = {key for kind, key, at in server.answered if "summary" not in kind.lower() and at < killed - 1.0}
-        assert len(named) >= 4
-        server.asked.clear()
-        run_to_end(chats, out, llm)
-        again = named & {key for _, key in server.asked}
-    assert not again, f"{len(again)} of {len(named)} cluster names that had arrived were asked for again"
+        assert names_asked_again(chats, tmp_path, server, concurrency=4, named=4, wait=1.1) == 0
 
 
 @pytest.mark.slow
 def test_answers_that_arrived_while_one_request_straggles_survive_a_kill(chats, tmp_path):
-    """Nine cluster names come back at once, the tenth takes 30 s: a kill two seconds later must
-    not lose the nine (the cache commits a batch only when another answer arrives after it)."""
-    out = tmp_path / "run"
+    """Nine cluster names come back at once and the tenth takes 30 s: a kill two seconds later must
+    not lose the nine (the cache used to commit such a batch only when a later answer arrived)."""
     with RecordingServer(naming_delays=[0.0] * 9 + [30.0]) as server:
-        llm = ["--llm", "openai/kill-test", "--base-url", server.url, "--concurrency", "10"]
-        proc = subprocess.Popen(
-            command(chats, out, llm),
-            cwd=tmp_path,
-            env=environment(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 120
-            while sum("summary" not in kind.lower() for kind, _, _ in server.answered) < 9:
-                assert proc.poll() is None and time.monotonic() < deadline, "the run never got to naming"
-                time.sleep(0.01)
-            time.sleep(2.0)
-            killed = time.monotonic()
-            os.kill(proc.pid, signal.SIGKILL)
-        finally:
-            proc.wait(timeout=60)
-        assert landed_in(out) == "clusters"
-        named = {key for kind, key, at in server.answered if "summary" not in kind.lower() and at < killed - 1.0}
-        assert len(named) == 9
-        server.asked.clear()
-        run_to_end(chats, out, llm)
-        again = named & {key for _, key in server.asked}
-    assert not again, f"{len(again)} of {len(named)} cluster names that had arrived were asked for again"
+        assert names_asked_again(chats, tmp_path, server, concurrency=10, named=9, wait=2.0) == 0
