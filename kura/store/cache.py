@@ -2,7 +2,8 @@
 
 Every finished item (a summary, a vector) is keyed by a hash of everything that produced it, so
 a restarted run reuses it and a changed setting misses it. Rows are committed in small batches:
-a kill loses at most the last fifth of a second of work, never corrupts the file, and never
+a kill loses at most the last fifth of a second of work (inside an event loop, a batch that no later
+row follows is committed by a timer), never corrupts the file, and never
 duplicates an item. A disk that fills up or a file that cannot be written is a ``StoreError``
 naming the file, like every other write to the run directory. A damaged file (corrupt pages,
 not a database at all) is never the cause of a lasting failure: it is set aside next to the
@@ -12,6 +13,7 @@ recomputes what was lost and says so in ``ItemCache.set_aside``.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import functools
 import hashlib
@@ -114,6 +116,7 @@ class ItemCache:
         self._db = self._open_checked()
         self._pending = 0
         self._last_commit = time.monotonic()
+        self._timer: tuple[asyncio.AbstractEventLoop, asyncio.TimerHandle] | None = None
         self.commit_every = commit_every
         self.commit_seconds = commit_seconds
         self.hits = 0
@@ -225,6 +228,9 @@ class ItemCache:
         self._db.commit()
         self._pending = 0
         self._last_commit = time.monotonic()
+        if self._timer is not None:
+            self._timer[1].cancel()
+            self._timer = None
 
     def close(self) -> None:
         try:
@@ -242,6 +248,29 @@ class ItemCache:
         self._pending += n
         if self._pending >= self.commit_every or time.monotonic() - self._last_commit > self.commit_seconds:
             self.flush()
+        else:
+            self._commit_later()
+
+    def _commit_later(self) -> None:
+        """Rows put soon after a commit wait for the next put; when none comes (the answers that
+        arrived just before one slow request), a timer on the running event loop commits them after
+        ``commit_seconds``, so a kill meanwhile does not lose them. Without a loop (a plain loop of
+        puts), the next put or ``flush`` commits them as before."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self._timer is not None and self._timer[0] is loop and not self._timer[1].cancelled():
+            return
+        self._timer = (loop, loop.call_later(self.commit_seconds, self._commit_pending))
+
+    def _commit_pending(self) -> None:
+        self._timer = None
+        if self._pending:
+            try:
+                self.flush()
+            except StoreError:
+                pass  # the next put or flush meets the same error and raises it where it can be reported
 
     def __enter__(self) -> ItemCache:
         return self
