@@ -235,3 +235,38 @@ def classify_messages(request: str, clusters: Sequence[tuple[str, str, Sequence[
         + CLASSIFY_PROMPT.format(count=len(clusters))
     )
     return [{"role": "system", "content": CLUSTER_SYSTEM}, {"role": "user", "content": body}]
+
+
+#: The privacy auditor's scale (kura.privacy.audit), shown to the model and to people (docs/privacy.md).
+AUDIT_SCALE = {
+    1: "identifies a specific person: a name, contact details, an address, an account or id number, "
+    "or details that together could only be one person",
+    2: "could narrow things down to a few people: a rare personal situation tied to a named small "
+    "organisation, place or event",
+    3: "specific circumstances (an organisation, a city, a job) that many people share; no one could be singled out",
+    4: "general, with incidental personal context that points at no one",
+    5: "nothing personal: a general topic or task that many people ask about",
+}
+
+AUDIT_SYSTEM = (
+    "You are a privacy auditor for an aggregate map of what users ask an AI assistant. You rate how "
+    "much a cluster of conversations could identify any individual person. You never repeat private details."
+)
+
+AUDIT_PROMPT = """Rate the cluster above for identifying content, on this scale:
+{scale}
+
+Text in square brackets such as [NAME], [EMAIL] or [ADDRESS] was already removed: it identifies no one.
+Public figures, companies, products and places mentioned as topics are not private.
+- reason: one short sentence on what, if anything, could identify someone (without repeating it).
+- rating: the number from the scale."""
+
+
+def audit_messages(name: str, description: str, summaries: Sequence[str], clip: int = 300) -> list[ChatMessage]:
+    """A cluster as the privacy auditor sees it: name, description, typical summaries, the scale."""
+    scale = "\n".join(f"{n} - {text}" for n, text in AUDIT_SCALE.items())
+    body = (
+        f"<cluster>\nname: {_clip(name, 200)}\ndescription: {_clip(description, 600)}\n</cluster>\n\n"
+        f"<summaries>\n{_bullets(summaries, clip)}\n</summaries>\n\n" + AUDIT_PROMPT.format(scale=scale)
+    )
+    return [{"role": "system", "content": AUDIT_SYSTEM}, {"role": "user", "content": body}]

@@ -19,34 +19,11 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
-from kura.llm.base import LLM, ChatMessage
+from kura.llm.base import LLM
 from kura.llm.errors import LLMError
+from kura.llm.prompts import audit_messages
 from kura.llm.registry import get_llm
 from kura.runner.params import Component
-
-#: The scale, shown to the model and to people (docs/privacy.md).
-SCALE = {
-    1: "identifies a specific person: a name, contact details, an address, an account or id number, "
-    "or details that together could only be one person",
-    2: "could narrow things down to a few people: a rare personal situation tied to a named small "
-    "organisation, place or event",
-    3: "specific circumstances (an organisation, a city, a job) that many people share; no one could be singled out",
-    4: "general, with incidental personal context that points at no one",
-    5: "nothing personal: a general topic or task that many people ask about",
-}
-
-AUDIT_SYSTEM = (
-    "You are a privacy auditor for an aggregate map of what users ask an AI assistant. You rate how "
-    "much a cluster of conversations could identify any individual person. You never repeat private details."
-)
-
-AUDIT_PROMPT = """Rate the cluster above for identifying content, on this scale:
-{scale}
-
-Text in square brackets such as [NAME], [EMAIL] or [ADDRESS] was already removed: it identifies no one.
-Public figures, companies, products and places mentioned as topics are not private.
-- reason: one short sentence on what, if anything, could identify someone (without repeating it).
-- rating: the number from the scale."""
 
 
 class ClusterRating(BaseModel):
@@ -75,17 +52,6 @@ class AuditResult:
     error: str | None
     #: Rated below the threshold, or not rated at all: the cluster is not shown.
     withheld: bool
-
-
-def audit_messages(item: AuditItem, clip: int = 300) -> list[ChatMessage]:
-    from kura.llm.prompts import _bullets, _clip
-
-    scale = "\n".join(f"{n} - {text}" for n, text in SCALE.items())
-    body = (
-        f"<cluster>\nname: {_clip(item.name, 200)}\ndescription: {_clip(item.description, 600)}\n</cluster>\n\n"
-        f"<summaries>\n{_bullets(item.summaries, clip)}\n</summaries>\n\n" + AUDIT_PROMPT.format(scale=scale)
-    )
-    return [{"role": "system", "content": AUDIT_SYSTEM}, {"role": "user", "content": body}]
 
 
 class PrivacyAuditor(Component):
@@ -118,7 +84,7 @@ class PrivacyAuditor(Component):
 
     async def rate(self, item: AuditItem) -> ClusterRating:
         return await self.llm.generate(
-            audit_messages(item),
+            audit_messages(item.name, item.description, item.summaries),
             ClusterRating,
             stage="audit",
             temperature=self.temperature,

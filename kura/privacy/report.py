@@ -74,7 +74,7 @@ async def audit_tree(
     withheld = {r.cluster_id: r for r in results if r.withheld}
     kept, removed = withhold(tree, withheld)
     return kept, {
-        "model": getattr(policy.auditor.llm, "name", str(policy.auditor.llm)),
+        "model": policy.auditor.llm.name,
         "threshold": policy.auditor.threshold,
         "audited": len(results),
         "failed": sum(1 for r in results if r.error is not None),

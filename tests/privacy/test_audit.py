@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from kura.llm import FakeLLM, ProviderError
-from kura.privacy.audit import AuditItem, PrivacyAuditor, audit_messages
+from kura.llm.prompts import audit_messages
+from kura.privacy.audit import AuditItem, PrivacyAuditor
 from kura.privacy.policy import PrivacyPolicy
 from kura.privacy.report import audit_tree
 from kura.types import Cluster, ConversationSummary
@@ -37,7 +38,7 @@ def test_ratings_below_the_threshold_are_withheld():
 
 
 def test_the_prompt_shows_name_description_summaries_and_the_scale():
-    messages = audit_messages(AuditItem("c1", "Plan a trip to Lisbon", "Itineraries.", ["ask about trams", "hotels"]))
+    messages = audit_messages("Plan a trip to Lisbon", "Itineraries.", ["ask about trams", "hotels"])
     body = messages[-1]["content"]
     for text in (
         "Plan a trip to Lisbon",
