@@ -175,7 +175,7 @@ def _with_run_options(command: Any) -> Any:
         help = declared.help
         if declared.choices is not None:
             help += " One of: " + ", ".join(declared.choices()) + "."
-        default = field.default if field.default is None or isinstance(field.default, str | int | bool) else None
+        default = field.default if field.default is None or isinstance(field.default, str | int | float | bool) else None
         generated.append(
             inspect.Parameter(  # typer passes every option by name: the order is the help's
                 name,

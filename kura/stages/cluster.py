@@ -206,6 +206,7 @@ async def name_base_clusters(groups: list[ClusterGroup], namer: ClusterNamer) ->
             slug=n.slug,
             chat_ids=g.chat_ids,
             parent_id=None,
+            named_by=n.named_by,
         )
         for g, n in zip(groups, named)
     ]
