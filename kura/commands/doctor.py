@@ -120,10 +120,10 @@ def doctor_command(
             "Sources are tried in this order: path, pip, hf-cache, ollama, llamacpp-server (docs/llm.md, "
             '"Where local weights come from").'
         )
-        if problems:
-            out.print(f"[bold red]{len(problems)} problem(s)[/]: " + "; ".join(escape(p.part) for p in problems))
     if problems:
-        raise typer.Exit(1)
+        from kura.errors import KuraError
+
+        raise KuraError(f"{len(problems)} problem(s): " + "; ".join(f"{p.part}: {p.detail}" for p in problems))
 
 
 def register(app: typer.Typer) -> None:

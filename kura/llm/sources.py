@@ -204,7 +204,7 @@ def _hf_cache(model: LocalModel | None, spec: str) -> tuple[Attempt, LocalSource
     if not files:
         return Attempt("hf-cache", False, f"no GGUF file in {root}"), None
     for file in files:  # the exact bundled model, verified by its blob's name
-        if model is not None and file.resolve().name == model.sha256:
+        if model is not None and _blob_name(file) == model.sha256:
             detail = f"{file} (SHA-256 {model.sha256[:12]}... as the blob's name)"
             return Attempt("hf-cache", True, detail), LocalSource(
                 "hf-cache", f"local/{model.name}", path=file, sha256=model.sha256
@@ -212,7 +212,7 @@ def _hf_cache(model: LocalModel | None, spec: str) -> tuple[Attempt, LocalSource
     wanted = _family(model.filename) if model is not None else spec.lower()
     for file in files:
         if wanted and wanted in file.name.lower():
-            blob = file.resolve().name
+            blob = _blob_name(file)
             sha = blob if re.fullmatch(r"[0-9a-f]{64}", blob) else None
             detail = f"{file} (by name; not the bundled build, so its hash is not checked)"
             return Attempt("hf-cache", True, detail), LocalSource(
@@ -224,6 +224,11 @@ def _hf_cache(model: LocalModel | None, spec: str) -> tuple[Attempt, LocalSource
         False,
         f"{len(files)} GGUF files in {root} ({names}), none is {wanted}: name one with --llm local:NAME",
     ), None
+
+
+def _blob_name(file: Path) -> str:
+    """The blob a snapshot entry links to (``../../blobs/<sha256>``), named by its content's hash."""
+    return file.readlink().name if file.is_symlink() else file.name
 
 
 def _family(filename: str) -> str:
