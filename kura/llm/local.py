@@ -15,12 +15,13 @@ import os
 import threading
 from typing import Any
 
-from kura.errors import missing_package
+from kura.errors import KuraError, missing_package
 from kura.llm.base import LLM, ChatMessage, Completion, OutputSchema, estimate_tokens
 from kura.llm.errors import ProviderError
 from kura.llm.retry import RetryPolicy
 from kura.llm.schema import require_all
 from kura.llm.sources import LocalSource, resolve
+from kura.llm.weights import DEFAULT_LOCAL_MODEL
 
 
 def _import_llama() -> Any:
@@ -82,7 +83,10 @@ class LocalLLM(LLM):
 
     @property
     def name(self) -> str:
-        return self.source().name
+        try:
+            return self.source().name
+        except KuraError:  # not found (yet): what was asked for; check() says why it is missing
+            return f"local/{self.model or DEFAULT_LOCAL_MODEL}"
 
     @property
     def identity(self) -> str:

@@ -144,7 +144,8 @@ def resolve(spec: str = "", *, assemble: bool = True, servers: bool = True, ever
 
 
 def _not_bundled(spec: str) -> tuple[Attempt, LocalSource | None]:
-    return Attempt("pip", False, f"{spec!r} is not a bundled model ({', '.join(LOCAL_MODELS)})"), None
+    known = ", ".join(["0.5b", "1.5b", *LOCAL_MODELS])
+    return Attempt("pip", False, f"{spec!r} is unknown as a bundled model ({known})"), None
 
 
 # -- files ------------------------------------------------------------------------------------
@@ -166,24 +167,37 @@ def _is_gguf(path: Path) -> bool:
 
 
 def _pip(model: LocalModel, assemble: bool) -> tuple[Attempt, LocalSource | None]:
+    target = cache_dir() / model.filename
+    if _verified_earlier(model, target):  # joined before: the packages may even be gone since
+        detail = f"{model.name}, joined from its packages and verified earlier, at {target}"
+        return Attempt("pip", True, detail), LocalSource("pip", f"local/{model.name}", path=target, sha256=model.sha256)
     try:
         parts = part_files(model)
     except ConfigError as exc:
         problem = "is missing" not in str(exc)  # not installed is normal; a wrong version or layout is not
         return Attempt("pip", False, str(exc), problem=problem), None
-    target = cache_dir() / model.filename
     if assemble:
         try:
             target = model_path(model)
         except ConfigError as exc:
             return Attempt("pip", False, str(exc), problem=True), None
         how = f"verified, at {target}"
-    elif target.with_name(target.name + ".verified").exists():
-        how = f"joined and verified earlier, at {target}"
     else:
         how = f"the parts are joined into {target} and SHA-256 checked on first use"
     detail = f"{model.name} from {len(parts)} packages ({model.packages[0]}...); {how}"
     return Attempt("pip", True, detail), LocalSource("pip", f"local/{model.name}", path=target, sha256=model.sha256)
+
+
+def _verified_earlier(model: LocalModel, target: Path) -> bool:
+    """The note weights.py leaves beside a file it joined and hashed, still true of the file."""
+    import json
+
+    try:
+        seen = json.loads(target.with_name(target.name + ".verified").read_text())
+        stat = target.stat()
+    except (OSError, ValueError):
+        return False
+    return seen == {"sha256": model.sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
 def hf_hub_cache() -> Path:

@@ -104,7 +104,7 @@ def test_a_model_found_only_in_the_hub_cache_runs_from_there(tmp_path, monkeypat
     found = resolve("qwen2.5-coder-0.5b-instruct", servers=False)
     assert found.chosen is not None and found.chosen.source == "hf-cache" and found.chosen.path == link
     assert found.chosen.sha256 is None  # found by name only: not claimed to be the verified build
-    assert "not a bundled model" in found.attempts[1].detail
+    assert "unknown as a bundled model" in found.attempts[1].detail
 
     from kura.llm.local_names import BudgetedNamer
     from kura.stages.naming import ClusterGroup
