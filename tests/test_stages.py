@@ -259,6 +259,14 @@ def test_up_to_the_sample_size_the_map_is_umap_over_every_point_with_exact_neigh
     assert np.array_equal(UMAPProjector(seed=3).fit_transform(x), plain)
 
 
+def test_a_zero_vector_is_at_cosine_distance_one_from_every_other_as_in_umap():
+    # Unit-length vectors at 90 and 60 degrees from the first, and a zero vector (no direction).
+    x = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.866], [0.0, 0.0]], dtype=np.float32)
+    distances, rows = UMAPProjector().neighbours(x[:1], x, 4)
+    assert rows[0].tolist()[:2] == [0, 2]  # itself, then the vector at 60 degrees
+    np.testing.assert_allclose(sorted(distances[0]), [0.0, 0.5, 1.0, 1.0], atol=1e-4)
+
+
 def test_warming_up_the_projector_changes_no_map_and_no_global_random_state():
     x, _ = blobs([60, 60, 60], dim=16, spread=0.1)
     before = UMAPProjector(seed=3, sample_size=45).fit_transform(x)

@@ -123,14 +123,17 @@ class UMAPProjector(Projector):
         from sklearn.preprocessing import normalize
 
         metric = self.metric
-        if metric == "cosine":
-            # The same neighbours by scikit-learn's fast search (chunked, threaded): between
-            # unit vectors, cosine distance is half the squared euclidean distance.
+        # By scikit-learn's fast search (chunked, threaded) where it gives the same neighbours:
+        # between unit vectors, cosine distance is half the squared euclidean distance. A zero
+        # vector has no direction: cosine puts it at distance 1 from every other (as UMAP does),
+        # the euclidean shortcut at 0.5, nearer than most true neighbours.
+        shortcut = metric == "cosine" and bool(np.any(sample, axis=1).all() and np.any(vectors, axis=1).all())
+        if shortcut:
             sample, vectors, metric = normalize(sample), normalize(vectors), "euclidean"
         with config_context(working_memory=128):  # MB per chunk of distances: bounded memory
             search = NearestNeighbors(n_neighbors=k, metric=metric, algorithm="brute").fit(sample)
             distances, rows = search.kneighbors(vectors)
-        if self.metric == "cosine":
+        if shortcut:
             distances = distances**2 / 2
         return np.ascontiguousarray(distances, dtype=np.float32), rows
 
