@@ -161,6 +161,7 @@ async def run_async(
             store.write_failures(runner.failures)  # what did finish is listed even if a stage raised
             for damaged in store.cache.set_aside:
                 reporter.note(f"the item cache was damaged: set aside as {damaged.name} and rebuilt")
+        context.map_warmed()  # started while summarising, unused if the map was kept: let it finish
         embedded: Embedded = results["embed"].value
         tree: list[Cluster] = results["hierarchy"].value
         shown = {c for cluster in tree for c in cluster.chat_ids}  # without what the auditor withheld
