@@ -66,8 +66,9 @@ class UMAPProjector(Projector):
         self.sample_size = sample_size
 
     @property
+    # v2: exact neighbours from scikit-learn (last bits of the map differ from v1): old runs recompute.
     def name(self) -> str:
-        return f"umap:{self.n_neighbors}:{self.min_dist}:{self.metric}:seed{self.seed}:sample{self.sample_size}"
+        return f"umap:v2:{self.n_neighbors}:{self.min_dist}:{self.metric}:seed{self.seed}:sample{self.sample_size}"
 
     def fit_transform(self, vectors: np.ndarray) -> np.ndarray:
         n = len(vectors)
