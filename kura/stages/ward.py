@@ -52,11 +52,16 @@ def ward_kmeans(vectors: np.ndarray, k: int, *, seed: int = 0, n_neighbors: int 
 
 
 def nearest(vectors: np.ndarray, centroids: np.ndarray, chunk: int = 8192) -> np.ndarray:
-    """Index of the nearest centroid (Euclidean) for every row, in chunks to bound memory."""
+    """Index of the nearest centroid (Euclidean) for every row, in chunks to bound memory.
+
+    ``vectors`` may be memory-mapped float32: each chunk is read and converted on its own, so a
+    million rows never become one float64 copy.
+    """
+    centroids = np.asarray(centroids, dtype=np.float64)
     c_sq = np.einsum("ij,ij->i", centroids, centroids)
     out = np.empty(len(vectors), dtype=np.int64)
     for start in range(0, len(vectors), chunk):
-        block = vectors[start : start + chunk]
+        block = np.asarray(vectors[start : start + chunk], dtype=np.float64)
         out[start : start + chunk] = np.argmin(c_sq[None, :] - 2.0 * block @ centroids.T, axis=1)
     return out
 
