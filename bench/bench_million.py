@@ -271,36 +271,43 @@ def run_child(args: argparse.Namespace, stage: str, n: int, extra: list[str] | N
 
 def plot(rows: list[dict], out: Path) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2), dpi=100)
+    sizes = sorted({r["n"] for r in rows})
     for stage, marker in (("cluster", "o"), ("hierarchy", "s"), ("map", "^"), ("total", "D")):
         mine = [r for r in rows if r["stage"] == stage]
-        if stage == "total":
-            sizes = sorted({r["n"] for r in rows})
+        if stage == "total":  # times add up; memory is the largest stage's (one process each)
             mine = [
                 {
                     "n": n,
-                    "seconds": sum(r["seconds"] for r in rows if r["n"] == n),
+                    **{key: sum(r[key] for r in rows if r["n"] == n) for key in ("seconds", "cpu_seconds")},
                     "peak_rss_mb": max(r["peak_rss_mb"] for r in rows if r["n"] == n),
                 }
                 for n in sizes
             ]
         xs = [r["n"] for r in mine]
-        left.plot(xs, [r["seconds"] for r in mine], marker=marker, label=stage)
+        (line,) = left.plot(xs, [r["seconds"] for r in mine], marker=marker, label=stage)
+        left.plot(xs, [r["cpu_seconds"] for r in mine], marker=marker, linestyle=":", color=line.get_color())
         right.plot(xs, [r["peak_rss_mb"] / 1024 for r in mine], marker=marker, label=stage)
-    for ax, title in ((left, "seconds (2 shared cores)"), (right, "peak RSS, GB (total: largest stage)")):
+    titles = ("seconds: wall (solid), CPU (dotted)", "peak RSS, GB (total: largest stage)")
+    for ax, title in zip((left, right), titles):
         ax.set_xscale("log")
         ax.set_yscale("log")
+        plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+        ax.yaxis.set_major_formatter(plain)
+        if ax is right:  # memory spans one decade: label the minor ticks too
+            ax.yaxis.set_minor_formatter(plain)
         ax.set_xlabel("vectors (384-d)")
         ax.set_title(title, fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
     left.legend(fontsize=8)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, optimize=True)
+    fig.savefig(out)
     print(f"plot -> {out}")
 
 
@@ -317,6 +324,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=50_000, help="Kura's sample for --compare")
     parser.add_argument("--plot", type=Path, help="write a PNG of time and memory per stage")
     parser.add_argument("--results", type=Path, help="also append the rows as JSON lines here")
+    parser.add_argument("--from-results", type=Path, help="measure nothing: plot the rows of this --results file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--method", help=argparse.SUPPRESS)
@@ -331,6 +339,11 @@ def main() -> None:
         print(json.dumps({**result, "peak_rss_mb": peak_rss_mb(), "cpu_seconds": cpu_seconds()}))
         return
 
+    if args.from_results:
+        if not args.plot:
+            parser.error("--from-results needs --plot")
+        plot([json.loads(line) for line in args.from_results.read_text().splitlines() if line.strip()], args.plot)
+        return
     args.work.mkdir(parents=True, exist_ok=True)
     vectors_for(args.vectors, max(args.sizes), args.seed, args.noise)
     print(
@@ -370,12 +383,12 @@ def main() -> None:
                     f"{os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
-        if args.plot:
-            plot(rows, args.plot)
     if args.results:
         with args.results.open("a") as out:
             for row in rows:
                 out.write(json.dumps(row) + "\n")
+    if args.plot and args.compare is None:
+        plot(rows, args.plot)
     print("reproduce: python bench/bench_million.py " + " ".join(sys.argv[1:]))
 
 
