@@ -83,7 +83,7 @@ class RunConfig(BaseModel):
         int,
         Field(ge=1),
         Option(
-            "Conversations per base cluster: k = ceil(n / this).",
+            "Conversations per base cluster: k = ceil(n / this), at most 5,000.",
             flags=("--clusters-per-group", "-k"),
             form="Conversations per base cluster",
             note="k = conversations ÷ this",
