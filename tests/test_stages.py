@@ -312,3 +312,14 @@ def test_tiny_inputs_fall_back_to_pca():
     np.testing.assert_allclose(first, [-1.5, -0.5, 0.5, 1.5], atol=1e-6)
     np.testing.assert_allclose(points[:, 1], 0.0, atol=1e-6)
     assert PCAProjector().fit_transform(np.ones((1, 4))).tolist() == [[0.0, 0.0]]
+
+
+def test_placing_a_memory_mapped_matrix_in_chunks_gives_the_same_map(tmp_path, monkeypatch):
+    import kura.stages.project as project
+
+    x, _ = blobs([60, 60, 60], dim=16, spread=0.1)
+    np.save(tmp_path / "v.npy", x.astype(np.float32))
+    mapped = np.load(tmp_path / "v.npy", mmap_mode="r")
+    whole = UMAPProjector(seed=3, sample_size=45).fit_transform(mapped)
+    monkeypatch.setattr(project, "PLACE_CHUNK", 7)  # 135 placed rows: 20 chunks, the last short
+    assert np.array_equal(UMAPProjector(seed=3, sample_size=45).fit_transform(mapped), whole)

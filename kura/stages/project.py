@@ -17,6 +17,7 @@ from kura.types import Cluster, ProjectedCluster
 from kura.types.tree import ClusterTree
 
 #: Below this many points UMAP computes exact neighbours (its own threshold, umap.umap_).
+PLACE_CHUNK = 65_536  # rows placed at once (x 384 floats: about 100 MB)
 UMAP_EXACT_BELOW = 4_096
 
 
@@ -81,8 +82,13 @@ class UMAPProjector(Projector):
         rows = self.sample_rows(n)
         rest = np.setdiff1d(np.arange(n), rows)
         points = np.zeros((n, 2))
-        points[rows] = self._umap(vectors[rows])
-        points[rest] = self.place(vectors[rest], vectors[rows], points[rows])
+        sample = np.asarray(vectors[rows])
+        points[rows] = self._umap(sample)
+        # Placed a chunk at a time: each row's place depends only on the sample, so the result is
+        # the same, and a million memory-mapped rows are never copied (and normalised) at once.
+        for start in range(0, len(rest), PLACE_CHUNK):
+            chunk = rest[start : start + PLACE_CHUNK]
+            points[chunk] = self.place(np.asarray(vectors[chunk]), sample, points[rows])
         return points
 
     def warm_up(self) -> None:
