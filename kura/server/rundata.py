@@ -1,10 +1,11 @@
-"""One finished run held in memory for the explorer, and the JSON the page reads from it.
+"""One finished run held in memory for the explorer, and the payloads the page reads from it.
 
-Loading keeps ``conversations.parquet`` as an Arrow table (rows are turned into Python only a
-page at a time), encodes the fields with Arrow, and scans ``conversations.jsonl`` once for line
-offsets, so opening a conversation is one seek. The search index (all message text, lowercased)
-is built on the first search only. The two big payloads (overview, columns) are encoded once
-and kept as bytes.
+Loading reads only what the first map needs: the cluster tree and three columns of
+``conversations.parquet`` (position and base cluster: 70 ms for a million conversations).
+Everything else is made on first use, once, and kept: the whole table as Arrow (rows become
+Python only a page at a time), the fields encoded with Arrow, the line offsets in
+``conversations.jsonl`` (so opening a conversation is one seek) and the search index. After
+loading, :meth:`prepare` makes them in that order in the background, while the page draws.
 """
 
 from __future__ import annotations
@@ -12,21 +13,23 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from kura.errors import InputError
-from kura.server.fields import Field, b64, code_array, encode_date, facet_fields, metadata_fields, outcome_fields
+from kura.server import packed
+from kura.server.fields import Field, code_array, encode_date, facet_fields, metadata_fields, outcome_fields
 from kura.server.privacy import STRICT, RawTextWithheld, privacy_report
 from kura.server.search import TextIndex, parse_query
 from kura.store import artifacts
-from kura.store.conversation_index import index_conversations
+from kura.store.conversation_index import ConversationIndex, index_conversations
 from kura.types import Cluster
 from kura.types.tree import ClusterTree
 
@@ -43,6 +46,9 @@ ROW_FIELDS = (
     "assistant_errors",
     "cluster_id",
 )
+#: Columns of conversations.parquet the server never reads (the tree gives them).
+UNUSED = ("top_cluster_id", "top_cluster")
+T = TypeVar("T")
 REQUIRED = tuple(
     a.file for a in (artifacts.SIDECAR, artifacts.CONVERSATION_TABLE, artifacts.CLUSTER_TABLE, artifacts.CONVERSATIONS)
 )
@@ -60,15 +66,12 @@ class RunData:
     """A run directory's explorer data. Build it with :meth:`load`; it is read-only afterwards."""
 
     meta: dict[str, Any]
-    table: pa.Table
-    chat_ids: list[str]
-    row_of: dict[str, int]
     clusters: dict[str, list[Any]]
     cluster_index: dict[str, int]
+    #: Each conversation's base cluster (an index into ``clusters``; -1: none) and map position.
     base: np.ndarray
-    offsets: dict[str, tuple[int, int]]
-    created_at: dict[str, str | None]
-    fields: list[Field]
+    x: np.ndarray
+    y: np.ndarray
     #: privacy.json (or the profile run.json records): see :mod:`kura.server.privacy`.
     privacy: dict[str, Any]
 
@@ -76,10 +79,19 @@ class RunData:
         self.name = name
         self.path = path
         self.allow_raw_text = allow_raw_text
-        self._lock = threading.Lock()
-        self._text_index: TextIndex | None = None
-        self._overview: bytes | None = None
-        self._columns: bytes | None = None
+        self._made: dict[str, Any] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def _once(self, key: str, make: Callable[[], T]) -> T:
+        """``make()``, called once per run however many threads ask at the same time."""
+        if key not in self._made:
+            with self._locks_lock:
+                lock = self._locks.setdefault(key, threading.Lock())
+            with lock:
+                if key not in self._made:
+                    self._made[key] = make()
+        return self._made[key]
 
     @classmethod
     def load(cls, name: str, path: Path, *, allow_raw_text: bool = False) -> RunData:
@@ -95,20 +107,78 @@ class RunData:
         run = cls(name, path, allow_raw_text=allow_raw_text)
         run.meta = json.loads((path / artifacts.SIDECAR.file).read_text(encoding="utf-8"))
         run.privacy = privacy_report(path, run.meta)
-        run.table = pq.read_table(path / artifacts.CONVERSATION_TABLE.file)
-        run.chat_ids = run.table.column("chat_id").to_pylist()
-        run.row_of = {chat_id: i for i, chat_id in enumerate(run.chat_ids)}
         run.clusters = pq.read_table(path / artifacts.CLUSTER_TABLE.file).to_pydict()
         run.cluster_index = {cid: i for i, cid in enumerate(run.clusters["id"])}
-        index = pc.index_in(run.table.column("cluster_id"), value_set=pa.array(run.clusters["id"], pa.string()))
-        run.base = index.combine_chunks().fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-        run._index_conversations()
-        run.fields = run._fields()
+        # Read as a dictionary, the base cluster ids cost one lookup per cluster, not per row.
+        where = pq.read_table(
+            path / artifacts.CONVERSATION_TABLE.file, columns=["x", "y", "cluster_id"], read_dictionary=["cluster_id"]
+        )
+        ids = where.column("cluster_id").combine_chunks()
+        if not pa.types.is_dictionary(ids.type):  # an empty table
+            ids = pc.dictionary_encode(ids)
+        known = pc.index_in(ids.dictionary, value_set=pa.array(run.clusters["id"], pa.string()))
+        known = known.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        codes = ids.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        run.base = np.where(codes >= 0, known[np.maximum(codes, 0)] if len(known) else -1, -1)
+        run.x, run.y = (where.column(k).to_numpy().astype("<f4") for k in ("x", "y"))
         return run
+
+    def prepare(self) -> None:
+        """Make in advance what the page asks for after the first map, most urgent first."""
+        for step in (lambda: self.fields, lambda: self.row_of, lambda: self.offsets, lambda: self.text_index):
+            step()
+
+    # -- made on first use -----------------------------------------------------------------------
+    @property
+    def table(self) -> pa.Table:
+        """``conversations.parquet``, as Arrow."""
+
+        def read() -> pa.Table:
+            import pyarrow.parquet as pq
+
+            file = pq.ParquetFile(self.path / artifacts.CONVERSATION_TABLE.file)
+            return file.read(columns=[c for c in file.schema_arrow.names if c not in UNUSED])
+
+        return self._once("table", read)
+
+    @property
+    def chat_ids(self) -> list[str]:
+        return self._once("chat_ids", lambda: self.table.column("chat_id").to_pylist())
+
+    @property
+    def row_of(self) -> dict[str, int]:
+        return self._once("row_of", lambda: {chat_id: i for i, chat_id in enumerate(self.chat_ids)})
+
+    @property
+    def fields(self) -> list[Field]:
+        return self._once("fields", self._fields)
+
+    def _conversation_index(self) -> ConversationIndex:
+        """Byte offset and creation time of each conversation, by chat id (one scan)."""
+        return self._once("index", lambda: index_conversations(self.path / artifacts.CONVERSATIONS.file))
+
+    @property
+    def offsets(self) -> dict[str, tuple[int, int]]:
+        return self._conversation_index().offsets
+
+    @property
+    def created_at(self) -> dict[str, str | None]:
+        """Creation times as written in conversations.jsonl, by chat id."""
+        return self._conversation_index().created_at
+
+    def _created_ms(self) -> np.ndarray | None:
+        """Creation times in ms since 1970 (NaN: unknown) by row, from conversations.parquet (runs
+        written before it had the column: from conversations.jsonl); None when none is known."""
+        if "created_at" in self.table.column_names:
+            field = encode_date(Field("created_at", "", "date", ""), self.table.column("created_at").combine_chunks())
+        else:
+            texts = pa.array([self.created_at.get(c) for c in self.chat_ids], pa.string())
+            field = encode_date(Field("created_at", "", "date", ""), texts)
+        return field.column["numbers"] if field.present else None
 
     @property
     def size(self) -> int:
-        return len(self.chat_ids)
+        return len(self.base)
 
     @property
     def strict(self) -> bool:
@@ -120,11 +190,6 @@ class RunData:
         return not self.strict or self.allow_raw_text
 
     # -- conversations.jsonl ---------------------------------------------------------------------
-    def _index_conversations(self) -> None:
-        """Byte offset and creation time of each conversation, by chat id (one scan)."""
-        index = index_conversations(self.path / artifacts.CONVERSATIONS.file)
-        self.offsets, self.created_at = index.offsets, index.created_at
-
     def conversation(self, chat_id: str) -> dict[str, Any] | None:
         """The conversation as loaded, with its summary row and cluster path; None if unknown.
         Raises :class:`RawTextWithheld` when this run's raw text is not served."""
@@ -155,11 +220,14 @@ class RunData:
     def rows(self, numbers: Sequence[int]) -> list[dict[str, Any]]:
         """Summary rows (facets, metadata, creation time) by row number, in the order asked."""
         columns = [c for c in ROW_FIELDS if c in self.table.column_names] + ["metadata"]
-        picked = self.table.select(columns).take(pa.array(numbers, type=pa.int64())).to_pylist()
+        stamps = "created_at" in self.table.column_names  # else from conversations.jsonl (older runs)
+        picked = (
+            self.table.select(columns + ["created_at"] * stamps).take(pa.array(numbers, type=pa.int64())).to_pylist()
+        )
         for number, row in zip(numbers, picked):
             row["row"] = int(number)
             row["metadata"] = json.loads(row["metadata"]) if row["metadata"] else {}
-            row["created_at"] = self.created_at.get(row["chat_id"])
+            row["created_at"] = _iso(row["created_at"]) if stamps else self.created_at.get(row["chat_id"])
         return picked
 
     def rows_in_cluster(self, cluster_id: str) -> np.ndarray:
@@ -185,10 +253,7 @@ class RunData:
 
     @property
     def text_index(self) -> TextIndex:
-        with self._lock:
-            if self._text_index is None:
-                self._text_index = TextIndex(self._searchable_texts())
-            return self._text_index
+        return self._once("text_index", lambda: TextIndex(self._searchable_texts()))
 
     def _searchable_texts(self) -> Iterator[str]:
         messages: dict[str, str] = {}
@@ -214,22 +279,23 @@ class RunData:
             import pyarrow.parquet as pq
 
             fields += outcome_fields(pq.read_table(outcomes), self.chat_ids, reserved={f.key for f in fields})
-        created = [self.created_at.get(c) for c in self.chat_ids]
-        if any(created):
+        created = self._created_ms()
+        if created is not None:
             fields.append(
-                encode_date(Field("created_at", "Created", "date", "conversation"), pa.array(created, pa.string()))
+                Field(
+                    "created_at",
+                    "Created",
+                    "date",
+                    "conversation",
+                    present=int(np.count_nonzero(~np.isnan(created))),
+                    column={"numbers": created},
+                )
             )
         return fields
 
     # -- payloads --------------------------------------------------------------------------------
-    def overview_json(self) -> bytes:
-        """The run, its cluster tree and its field schema (``GET /api/runs/{run}``)."""
-        with self._lock:
-            if self._overview is None:
-                self._overview = json.dumps(self.overview(), ensure_ascii=False, separators=(",", ":")).encode()
-            return self._overview
-
     def overview(self) -> dict[str, Any]:
+        """The run and its cluster tree (``GET /api/runs/{run}``); the fields come with the columns."""
         c = self.clusters
         parent = [self.cluster_index.get(p, -1) if p else -1 for p in c["parent_id"]]
         return {
@@ -253,24 +319,49 @@ class RunData:
                 "x": [_finite(v) for v in c["x"]],
                 "y": [_finite(v) for v in c["y"]],
             },
-            "fields": [f.schema() for f in self.fields],
             "privacy": self.privacy,
             "raw_text": self.serves_raw_text,
         }
 
+    def overview_json(self) -> bytes:
+        return self._once(
+            "overview_json", lambda: json.dumps(self.overview(), ensure_ascii=False, separators=(",", ":")).encode()
+        )
+
+    def points(self) -> dict[str, Any]:
+        """What the map draws: each conversation's position and base cluster (``len(clusters)``:
+        none), as typed arrays (``GET /api/runs/{run}/points``)."""
+        n_clusters = len(self.clusters["id"])
+        return {
+            "size": self.size,
+            "x": self.x,
+            "y": self.y,
+            "cluster": code_array(np.where(self.base < 0, n_clusters, self.base), n_clusters),
+        }
+
+    def columns(self) -> dict[str, Any]:
+        """The fields: their schema and typed columns (``GET /api/runs/{run}/columns``). Fields no
+        conversation has (LLM facets of an extractive run) are in the schema but send no column."""
+        return {
+            "size": self.size,
+            "schema": [f.schema() for f in self.fields],
+            "fields": {f.key: f.column for f in self.fields if f.present},
+        }
+
+    def points_binary(self) -> bytes:
+        return self._once("points_binary", lambda: packed.to_binary(self.points()))
+
+    def columns_binary(self) -> bytes:
+        return self._once("columns_binary", lambda: packed.to_binary(self.columns()))
+
     def columns_json(self) -> bytes:
-        """Per-conversation typed arrays for the map and filters (``GET /api/runs/{run}/columns``)."""
-        with self._lock:
-            if self._columns is None:
-                n_clusters = len(self.clusters["id"])
-                xy = [self.table.column(k).to_numpy().astype("<f4") for k in ("x", "y")]
-                payload = {
-                    "size": self.size,
-                    "x": {"f32": b64(xy[0])},
-                    "y": {"f32": b64(xy[1])},
-                    "cluster": code_array(np.where(self.base < 0, n_clusters, self.base), n_clusters),
-                    # Fields no conversation has (LLM facets of an extractive run) cost nothing.
-                    "fields": {f.key: f.column for f in self.fields if f.present},
-                }
-                self._columns = json.dumps(payload, separators=(",", ":")).encode()
-            return self._columns
+        """Points and columns together as JSON text with base64 arrays (the static report)."""
+        return packed.to_json({**self.points(), **self.columns()})
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """A creation time as ISO 8601 in UTC (conversations.parquet keeps them in UTC)."""
+    if moment is None:
+        return None
+    text = moment.astimezone(timezone.utc).isoformat()
+    return text.removesuffix("+00:00") + "Z"

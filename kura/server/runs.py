@@ -19,8 +19,6 @@ from kura.store.run import SIDECAR, is_run_dir
 
 #: Runs kept in memory; opening another evicts the least recently used.
 CACHE_SIZE = 4
-#: Seconds after a run is loaded before its search index is built in the background.
-SEARCH_INDEX_DELAY = 2.0
 
 
 class RunRegistry:
@@ -112,10 +110,9 @@ class RunRegistry:
                     self._cache.move_to_end(name)
                     return cached[1]
             data = RunData.load(name, path, allow_raw_text=self.allow_raw_text)
-            # The search index takes a while on big runs: build it soon, after the first map.
-            timer = threading.Timer(SEARCH_INDEX_DELAY, lambda: data.text_index)
-            timer.daemon = True
-            timer.start()
+            # Fields, offsets and the search index take seconds on big runs: make them while
+            # the page draws the map, so they are ready (or nearly) when it asks.
+            threading.Thread(target=data.prepare, name=f"kura-prepare-{name}", daemon=True).start()
             with self._lock:
                 self._cache[name] = (stamp, data)
                 self._cache.move_to_end(name)

@@ -74,9 +74,12 @@ async function apply() {
   }
   App.state = state;
   await refresh();
+  // Tests and the benchmark wait for this: the map, the tree and the panels all drawn.
+  document.getElementById("layout").dataset.ready = App.run.name;
 }
 
 async function openRun(name) {
+  delete document.getElementById("layout").dataset.ready;
   showScreen("loading", `Opening ${name}…`);
   let run;
   try {
@@ -87,13 +90,33 @@ async function openRun(name) {
   }
   App.run = run;
   App.cache = {};
-  App.tree.setRun(run);
-  App.filters.setRun(run);
   App.runPicker.value = name;
   renderRunInfo(run);
-  renderColourMenu(run);
+  App.tree.setRun(run);
   showScreen("explorer");
-  App.map.setRun(run);
+  // The map first: it needs only the tree and the positions. Fields (filters, breakdowns,
+  // colours by field) follow; outcomes, the slowest to compute, whenever they are ready.
+  const colour = parseHash(location.hash).colour;
+  App.map.setRun(run, run.colouring(colour));
+  if (colour.startsWith("level:")) App.cache.colour = colour; // drawn already: refresh() need not again
+  try {
+    await run.fieldsReady;
+  } catch (err) {
+    if (App.run === run) showLanding(`Could not open the run “${name}”: ${err.message}`);
+    return false;
+  }
+  if (App.run !== run) return false; // another run was chosen meanwhile
+  App.filters.setRun(run);
+  renderColourMenu(run);
+  if (!run.outcomes) {
+    run.outcomesReady.then(() => {
+      if (App.run !== run) return;
+      App.tree.showOutcomes(run);
+      renderColourMenu(run);
+      App.cache.colour = null; // an outcome colouring asked for in the URL can be drawn now
+      refresh();
+    });
+  }
   return true;
 }
 

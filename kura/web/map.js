@@ -43,10 +43,14 @@ class MapView {
     new ResizeObserver(() => this.resize()).observe(root);
   }
 
-  setRun(run) {
+  /** colouring: the result of Run.colouring(mode), so that the first frame has its colours. */
+  setRun(run, colouring) {
     this.run = run;
-    this.colours = new Uint32Array(run.n).fill(MAP_DIM);
+    this.colours = colouring.colours;
+    this._renderLegend(colouring.legend);
     this.state = new Uint8Array(run.n).fill(2);
+    this.hasFaint = this.hasDim = false;
+    this.selectedCluster = this.marked = -1;
     this.clusterCounts = run.cluster.count;
     this._buildGrid();
     this.resize();
