@@ -425,7 +425,7 @@ def main() -> None:
     numbers["load ms"] = round(load_ms)
     print(f"loading the run into the explorer (RunData.load, in-process; what the first map needs): {load_ms:.0f} ms")
     # What RunData.prepare makes in the background after loading, step by step.
-    for step in ("table", "fields", "row_of", "offsets", "text_index"):
+    for step in ("table", "fields", "row_of", "lines", "text_index"):
         ms, _ = timed(lambda step=step: getattr(data, step))
         numbers[f"prepare {step} ms"] = round(ms)
         print(f"  then, in the background: {step:12} {ms:8.0f} ms")

@@ -14,6 +14,7 @@ import json
 import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
@@ -29,7 +30,7 @@ from kura.server.fields import Field, code_array, encode_date, facet_fields, met
 from kura.server.privacy import STRICT, RawTextWithheld, privacy_report
 from kura.server.search import TextIndex, parse_query
 from kura.store import artifacts
-from kura.store.conversation_index import ConversationIndex, index_conversations
+from kura.store.conversation_index import index_conversations
 from kura.types import Cluster
 from kura.types.tree import ClusterTree
 
@@ -91,6 +92,8 @@ class RunData:
             with lock:
                 if key not in self._made:
                     self._made[key] = make()
+                    # Arrow keeps freed blocks for reuse; what making this left over goes back now.
+                    pa.default_memory_pool().release_unused()
         return self._made[key]
 
     @classmethod
@@ -125,7 +128,7 @@ class RunData:
 
     def prepare(self) -> None:
         """Make in advance what the page asks for after the first map, most urgent first."""
-        for step in (lambda: self.fields, lambda: self.row_of, lambda: self.offsets, lambda: self.text_index):
+        for step in (lambda: self.fields, lambda: self.row_of, lambda: self.lines, lambda: self.text_index):
             step()
 
     # -- made on first use -----------------------------------------------------------------------
@@ -153,18 +156,19 @@ class RunData:
     def fields(self) -> list[Field]:
         return self._once("fields", self._fields)
 
-    def _conversation_index(self) -> ConversationIndex:
-        """Byte offset and creation time of each conversation, by chat id (one scan)."""
-        return self._once("index", lambda: index_conversations(self.path / artifacts.CONVERSATIONS.file))
-
     @property
-    def offsets(self) -> dict[str, tuple[int, int]]:
-        return self._conversation_index().offsets
+    def lines(self) -> ConversationLines:
+        """Where each conversation is in conversations.jsonl, in arrays by row (a few bytes each,
+        where dictionaries by chat id took 300 bytes)."""
+        return self._once("lines", lambda: ConversationLines.of(self))
 
     @property
     def created_at(self) -> dict[str, str | None]:
-        """Creation times as written in conversations.jsonl, by chat id."""
-        return self._conversation_index().created_at
+        """Creation times as written in conversations.jsonl, by chat id (the static report; runs
+        whose conversations.parquet has no created_at column)."""
+        return self._once(
+            "created_at", lambda: index_conversations(self.path / artifacts.CONVERSATIONS.file).created_at
+        )
 
     def _created_ms(self) -> np.ndarray | None:
         """Creation times in ms since 1970 (NaN: unknown) by row, from conversations.parquet (runs
@@ -195,7 +199,7 @@ class RunData:
         Raises :class:`RawTextWithheld` when this run's raw text is not served."""
         if not self.serves_raw_text:
             raise RawTextWithheld(self.name)
-        where = self.offsets.get(chat_id)
+        where = self.lines.find(chat_id, self.row_of.get(chat_id))
         if where is None:
             return None
         with open(self.path / artifacts.CONVERSATIONS.file, "rb") as f:
@@ -255,19 +259,50 @@ class RunData:
     def text_index(self) -> TextIndex:
         return self._once("text_index", lambda: TextIndex(self._searchable_texts()))
 
-    def _searchable_texts(self) -> Iterator[str]:
-        messages: dict[str, str] = {}
-        # Which rows match a word says what the text holds: no raw text, no search over it.
-        for record in self.iter_conversations() if self.serves_raw_text else ():
-            if record["chat_id"] in self.row_of:
-                messages[record["chat_id"]] = "\n".join(m.get("content") or "" for m in record.get("messages", []))
-        parts = [
-            self.table.column(k).to_pylist()
-            for k in ("summary", "request", "topic", "task")
-            if k in self.table.column_names
+    def _searchable_texts(self) -> pa.Array:
+        """Per row: chat id, summary, request, topic, task and (when served) the messages."""
+        columns = [self.table.column("chat_id")]
+        columns += [
+            self.table.column(k) for k in ("summary", "request", "topic", "task") if k in self.table.column_names
         ]
-        for i, chat_id in enumerate(self.chat_ids):
-            yield "\n".join([chat_id, *(p[i] or "" for p in parts), messages.get(chat_id, "")])
+        # Which rows match a word says what the text holds: no raw text, no search over it.
+        if self.serves_raw_text:
+            ids, texts = self._message_texts()
+            rows = pc.index_in(self.table.column("chat_id"), value_set=ids)
+            columns.append(texts.take(rows))
+        columns = [pc.fill_null(c.cast(pa.large_string()), "") for c in columns]
+        return pc.binary_join_element_wise(*columns, pa.scalar("\n", pa.large_string()))
+
+    def _message_texts(self) -> tuple[pa.Array, pa.Array]:
+        """Chat ids and their messages' text (one string each), from conversations.jsonl: read in
+        blocks by Arrow (seconds for a million, a block in memory at a time), or line by line in
+        Python when a line is not as Kura writes it."""
+        import pyarrow.json as pj
+
+        message = pa.struct([("content", pa.string())])
+        schema = pa.schema([("chat_id", pa.string()), ("messages", pa.list_(message))])
+        ids: list[pa.Array] = []
+        texts: list[pa.Array] = []
+        try:
+            reader = pj.open_json(
+                self.path / artifacts.CONVERSATIONS.file,
+                read_options=pj.ReadOptions(block_size=1 << 24),
+                parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
+            )
+            for batch in reader:
+                messages = batch.column("messages")
+                content = pc.fill_null(pc.struct_field(messages.values, "content"), "")
+                lists = pa.ListArray.from_arrays(messages.offsets, content, mask=messages.is_null())
+                ids.append(batch.column("chat_id"))
+                texts.append(pc.fill_null(pc.binary_join(lists, "\n"), ""))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            records = list(self.iter_conversations())
+            ids = [pa.array([r["chat_id"] for r in records], pa.string())]
+            joined = ["\n".join(m.get("content") or "" for m in r.get("messages", [])) for r in records]
+            texts = [pa.array(joined, pa.string())]
+        if not ids:
+            return pa.array([], pa.string()), pa.array([], pa.string())
+        return pa.concat_arrays(ids), pa.concat_arrays(texts)
 
     # -- fields ----------------------------------------------------------------------------------
     def _fields(self) -> list[Field]:
@@ -357,6 +392,34 @@ class RunData:
     def columns_json(self) -> bytes:
         """Points and columns together as JSON text with base64 arrays (the static report)."""
         return packed.to_json({**self.points(), **self.columns()})
+
+
+@dataclass(frozen=True)
+class ConversationLines:
+    """Byte offset and length of each row's line in conversations.jsonl (length -1: no line),
+    and the few conversations that have a line but no row (they failed to be summarised)."""
+
+    start: np.ndarray
+    length: np.ndarray
+    others: dict[str, tuple[int, int]]
+
+    @classmethod
+    def of(cls, run: RunData) -> ConversationLines:
+        start = np.zeros(run.size, dtype=np.int64)
+        length = np.full(run.size, -1, dtype=np.int32)
+        others: dict[str, tuple[int, int]] = {}
+        for chat_id, where in index_conversations(run.path / artifacts.CONVERSATIONS.file).offsets.items():
+            row = run.row_of.get(chat_id)
+            if row is None:
+                others[chat_id] = where
+            else:
+                start[row], length[row] = where
+        return cls(start, length, others)
+
+    def find(self, chat_id: str, row: int | None) -> tuple[int, int] | None:
+        if row is None:
+            return self.others.get(chat_id)
+        return (int(self.start[row]), int(self.length[row])) if self.length[row] >= 0 else None
 
 
 def _iso(moment: datetime | None) -> str | None:
