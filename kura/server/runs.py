@@ -110,8 +110,10 @@ class RunRegistry:
                     self._cache.move_to_end(name)
                     return cached[1]
             data = RunData.load(name, path, allow_raw_text=self.allow_raw_text)
-            # Fields, offsets and the search index take seconds on big runs: make them while
-            # the page draws the map, so they are ready (or nearly) when it asks.
+            # The map's payloads now, before anything competes for the interpreter; then the
+            # fields, line index and search index (seconds on big runs) while the page draws.
+            data.overview_json()
+            data.points_binary()
             threading.Thread(target=data.prepare, name=f"kura-prepare-{name}", daemon=True).start()
             with self._lock:
                 self._cache[name] = (stamp, data)

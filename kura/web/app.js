@@ -12,6 +12,7 @@ const App = {
   run: null,
   state: null,
   cache: {},
+  opening: null, // {name, run: Promise}: the run the address named at start-up, already on its way
 };
 
 // -- the URL ---------------------------------------------------------------------------------------
@@ -83,7 +84,9 @@ async function openRun(name) {
   showScreen("loading", `Opening ${name}…`);
   let run;
   try {
-    run = await App.source.open(name);
+    const early = App.opening && App.opening.name === name ? App.opening.run : null;
+    App.opening = null;
+    run = await (early || App.source.open(name));
   } catch (err) {
     showLanding(`Could not open the run “${name}”: ${err.message}`);
     return false;
@@ -291,6 +294,12 @@ async function reloadRuns() {
 async function boot() {
   App.source = dataSource();
   const runs = App.source.runs();
+  // The run the address names is fetched at once, alongside the list of runs and the options.
+  const named = parseHash(location.hash).run;
+  if (named) {
+    App.opening = { name: named, run: App.source.open(named) };
+    App.opening.run.catch(() => {}); // reported by openRun, which awaits it
+  }
   App.options = await App.source.options();
   App.runPicker = h("select", { class: "select run-select", "aria-label": "Run" });
   App.runPicker.addEventListener("change", () => {

@@ -52,9 +52,9 @@ class MapView {
     this.hasFaint = this.hasDim = false;
     this.selectedCluster = this.marked = -1;
     this.clusterCounts = run.cluster.count;
-    this._buildGrid();
-    this.resize();
-    this.fitAll(false);
+    this.cells = null; // the hit-test grid: built on the first hover, not before the first map
+    this.fitted = false;
+    this.resize(); // fits the view to the run and draws
   }
 
   /** colouring: the result of Run.colouring(mode). */
@@ -373,6 +373,7 @@ class MapView {
   }
 
   _nearest(px, py, layout) {
+    if (!this.cells) this._buildGrid();
     const run = this.run, g = this.grid;
     const [dx, dy] = this.toData(px, py, layout);
     const r = 10 / layout.view.scale;
