@@ -59,6 +59,17 @@ def missing_files(path: Path) -> list[str]:
     return [name for name in REQUIRED if not (path / name).is_file()]
 
 
+def _numbers(array: pa.Array, dtype: str, null: float) -> np.ndarray:
+    """Fixed-width numbers as NumPy, ``null`` where null. Without nulls, a view of Arrow's buffer:
+    Arrow's to_numpy imports pandas the first time (half a second before the first map)."""
+    if array.null_count:
+        values = array.to_numpy(zero_copy_only=False)
+        return np.where(array.is_null().to_numpy(zero_copy_only=False), null, np.nan_to_num(values)).astype(dtype)
+    raw = np.dtype(array.type.to_pandas_dtype())
+    view = np.frombuffer(array.buffers()[1], dtype=raw, count=len(array), offset=array.offset * raw.itemsize)
+    return view.astype(dtype)
+
+
 def _finite(value: Any) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
@@ -110,20 +121,22 @@ class RunData:
         run = cls(name, path, allow_raw_text=allow_raw_text)
         run.meta = json.loads((path / artifacts.SIDECAR.file).read_text(encoding="utf-8"))
         run.privacy = privacy_report(path, run.meta)
-        run.clusters = pq.read_table(path / artifacts.CLUSTER_TABLE.file).to_pydict()
+        # ParquetFile, not read_table: that one imports pyarrow.dataset and pandas (0.7 s at start-up).
+        clusters = pq.ParquetFile(path / artifacts.CLUSTER_TABLE.file).read()
+        run.clusters = clusters.to_pydict()
         run.cluster_index = {cid: i for i, cid in enumerate(run.clusters["id"])}
         # Read as a dictionary, the base cluster ids cost one lookup per cluster, not per row.
-        where = pq.read_table(
-            path / artifacts.CONVERSATION_TABLE.file, columns=["x", "y", "cluster_id"], read_dictionary=["cluster_id"]
-        )
+        table = pq.ParquetFile(path / artifacts.CONVERSATION_TABLE.file, read_dictionary=["cluster_id"])
+        where = table.read(columns=["x", "y", "cluster_id"])
         ids = where.column("cluster_id").combine_chunks()
         if not pa.types.is_dictionary(ids.type):  # an empty table
             ids = pc.dictionary_encode(ids)
-        known = pc.index_in(ids.dictionary, value_set=pa.array(run.clusters["id"], pa.string()))
-        known = known.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-        codes = ids.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        # No Arrow values from Python ones here (pa.array, pa.scalar, fill_null(-1)): the first
+        # such call imports pandas, another half second before the first map.
+        known = pc.index_in(ids.dictionary, value_set=clusters.column("id").combine_chunks().cast(ids.dictionary.type))
+        known, codes = _numbers(known, "int64", -1), _numbers(ids.indices, "int64", -1)
         run.base = np.where(codes >= 0, known[np.maximum(codes, 0)] if len(known) else -1, -1)
-        run.x, run.y = (where.column(k).to_numpy().astype("<f4") for k in ("x", "y"))
+        run.x, run.y = (_numbers(where.column(k).combine_chunks(), "<f4", np.nan) for k in ("x", "y"))
         return run
 
     def prepare(self) -> None:
