@@ -26,7 +26,15 @@ import pyarrow.compute as pc
 
 from kura.errors import InputError
 from kura.server import packed
-from kura.server.fields import Field, code_array, encode_date, facet_fields, metadata_fields, outcome_fields
+from kura.server.fields import (
+    FACETS,
+    Field,
+    code_array,
+    encode_date,
+    facet_fields,
+    metadata_fields,
+    outcome_fields,
+)
 from kura.server.privacy import STRICT, RawTextWithheld, privacy_report
 from kura.server.search import TextIndex, parse_query
 from kura.store import artifacts
@@ -141,7 +149,14 @@ class RunData:
 
     def prepare(self) -> None:
         """Make in advance what the page asks for after the first map, most urgent first."""
-        for step in (lambda: self.fields, lambda: self.row_of, lambda: self.lines, lambda: self.text_index):
+        steps = (
+            lambda: self.fields,
+            lambda: self.table,
+            lambda: self.row_of,
+            lambda: self.lines,
+            lambda: self.text_index,
+        )
+        for step in steps:
             step()
 
     # -- made on first use -----------------------------------------------------------------------
@@ -183,11 +198,11 @@ class RunData:
             "created_at", lambda: index_conversations(self.path / artifacts.CONVERSATIONS.file).created_at
         )
 
-    def _created_ms(self) -> np.ndarray | None:
-        """Creation times in ms since 1970 (NaN: unknown) by row, from conversations.parquet (runs
-        written before it had the column: from conversations.jsonl); None when none is known."""
-        if "created_at" in self.table.column_names:
-            field = encode_date(Field("created_at", "", "date", ""), self.table.column("created_at").combine_chunks())
+    def _created_ms(self, table: pa.Table) -> np.ndarray | None:
+        """Creation times in ms since 1970 (NaN: unknown) by row, from ``table`` (runs whose
+        conversations.parquet has no such column: from conversations.jsonl); None when none is known."""
+        if "created_at" in table.column_names:
+            field = encode_date(Field("created_at", "", "date", ""), table.column("created_at").combine_chunks())
         else:
             texts = pa.array([self.created_at.get(c) for c in self.chat_ids], pa.string())
             field = encode_date(Field("created_at", "", "date", ""), texts)
@@ -319,15 +334,24 @@ class RunData:
 
     # -- fields ----------------------------------------------------------------------------------
     def _fields(self) -> list[Field]:
-        fields = facet_fields(self.table)
+        import pyarrow.parquet as pq
+
+        # Only the columns fields come from (a third of the table at a million, the rest is
+        # text), unless the whole table is already here: the filters need not wait for it.
+        table = self._made.get("table")
+        if table is None:
+            file = pq.ParquetFile(self.path / artifacts.CONVERSATION_TABLE.file)
+            used = {key for key, *_ in FACETS} | {"metadata", "created_at"}
+            table = file.read(columns=[c for c in file.schema_arrow.names if c in used])
+        fields = facet_fields(table)
         reserved = {f.key for f in fields} | {"created_at"}
-        fields += metadata_fields(self.table.column("metadata").to_pylist(), reserved=reserved)
+        fields += metadata_fields(table.column("metadata").to_pylist(), reserved=reserved)
         outcomes = self.path / artifacts.OUTCOMES.file
         if outcomes.exists():
             import pyarrow.parquet as pq
 
             fields += outcome_fields(pq.read_table(outcomes), self.chat_ids, reserved={f.key for f in fields})
-        created = self._created_ms()
+        created = self._created_ms(table)
         if created is not None:
             fields.append(
                 Field(
