@@ -117,7 +117,10 @@ class Api:
         return _json(self._run(run).overview_json())
 
     def points(self, run: str) -> Response:
-        return _arrays(self._run(run).points_binary())
+        data = self._run(run)
+        body = data.points_binary()
+        data.points_sent()
+        return _arrays(body)
 
     def columns(self, run: str) -> Response:
         return _arrays(self._run(run).columns_binary())

@@ -55,6 +55,8 @@ ROW_FIELDS = (
     "assistant_errors",
     "cluster_id",
 )
+#: Seconds :meth:`RunData.prepare` waits for the page to fetch the map before starting anyway.
+MAP_FIRST_SECONDS = 3.0
 #: Columns of conversations.parquet the server never reads (the tree gives them).
 UNUSED = ("top_cluster_id", "top_cluster")
 T = TypeVar("T")
@@ -102,6 +104,7 @@ class RunData:
         self._made: dict[str, Any] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
+        self._points_sent = threading.Event()
 
     def _once(self, key: str, make: Callable[[], T]) -> T:
         """``make()``, called once per run however many threads ask at the same time."""
@@ -148,7 +151,10 @@ class RunData:
         return run
 
     def prepare(self) -> None:
-        """Make in advance what the page asks for after the first map, most urgent first."""
+        """Make in advance what the page asks for after the first map, most urgent first; from
+        when the map's points have been sent (or a few seconds after loading, if nobody asks),
+        so the work never competes with the first map for the interpreter."""
+        self._points_sent.wait(MAP_FIRST_SECONDS)
         steps = (
             lambda: self.fields,
             lambda: self.table,
@@ -422,6 +428,10 @@ class RunData:
 
     def points_binary(self) -> bytes:
         return self._once("points_binary", lambda: packed.to_binary(self.points()))
+
+    def points_sent(self) -> None:
+        """The page has its map: background work may start (see :meth:`prepare`)."""
+        self._points_sent.set()
 
     def columns_binary(self) -> bytes:
         return self._once("columns_binary", lambda: packed.to_binary(self.columns()))

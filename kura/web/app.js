@@ -110,6 +110,7 @@ async function openRun(name) {
   }
   if (App.run !== run) return false; // another run was chosen meanwhile
   App.filters.setRun(run);
+  App.tree.showOutcomes(run); // when they came before the fields (else the next lines wait for them)
   renderColourMenu(run);
   if (!run.outcomes) {
     run.outcomesReady.then(() => {
