@@ -102,6 +102,11 @@ async function openRun(name) {
   const colour = parseHash(location.hash).colour;
   App.map.setRun(run, run.colouring(colour));
   if (colour.startsWith("level:")) App.cache.colour = colour; // drawn already: refresh() need not again
+  // The tree's top and the colour menu's levels need no fields either (a few rows: cheap).
+  renderColourMenu(run);
+  App.colourMenu.value = colour;
+  App.mapCount.textContent = plural(run.n, "conversation");
+  App.tree.render({ counts: run.cluster.count, total: run.n, filtered: false, selected: -1, sort: parseHash(location.hash).sort, scroll: false });
   try {
     await run.fieldsReady;
   } catch (err) {
