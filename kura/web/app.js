@@ -107,6 +107,7 @@ async function openRun(name) {
   App.colourMenu.value = colour;
   App.mapCount.textContent = plural(run.n, "conversation");
   App.tree.render({ counts: run.cluster.count, total: run.n, filtered: false, selected: -1, sort: parseHash(location.hash).sort, scroll: false });
+  document.getElementById("detail").replaceChildren(h("p", { class: "empty-note", text: "Loading the facets and conversations…" }));
   try {
     await run.fieldsReady;
   } catch (err) {
