@@ -144,7 +144,10 @@ class RunData:
             ids = pc.dictionary_encode(ids)
         # No Arrow values from Python ones here (pa.array, pa.scalar, fill_null(-1)): the first
         # such call imports pandas, another half second before the first map.
-        known = pc.index_in(ids.dictionary, value_set=clusters.column("id").combine_chunks().cast(ids.dictionary.type))
+        # (As text: a column no conversation has a cluster in is of Arrow's null type.)
+        known = pc.index_in(
+            ids.dictionary.cast(pa.string()), value_set=clusters.column("id").combine_chunks().cast(pa.string())
+        )
         known, codes = _numbers(known, "int64", -1), _numbers(ids.indices, "int64", -1)
         run.base = np.where(codes >= 0, known[np.maximum(codes, 0)] if len(known) else -1, -1)
         run.x, run.y = (_numbers(where.column(k).combine_chunks(), "<f4", np.nan) for k in ("x", "y"))
@@ -163,7 +166,10 @@ class RunData:
             lambda: self.text_index,
         )
         for step in steps:
-            step()
+            try:
+                step()
+            except Exception:  # a damaged file: the request that needs the step makes it again, and says why
+                return
 
     # -- made on first use -----------------------------------------------------------------------
     @property
