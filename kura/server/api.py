@@ -1,8 +1,9 @@
 """The JSON API over the runs (``/api/...``). The page is its main client; scripts may use it too.
 
 GET  /api/runs                          the runs, with status and counts
-GET  /api/runs/{run}                    the run: settings, cluster tree, field schema
-GET  /api/runs/{run}/columns            per-conversation typed arrays: map position, cluster, fields
+GET  /api/runs/{run}                    the run: settings, cluster tree
+GET  /api/runs/{run}/points             per-conversation typed arrays for the map: position, base cluster
+GET  /api/runs/{run}/columns            the fields (facets, metadata, outcomes): schema and typed arrays
 GET  /api/runs/{run}/summaries          summaries, paged: ?offset=&limit= (with ?cluster= and ?q=), or ?rows=3,17,
                                         or ?id= (one conversation's row)
 GET  /api/runs/{run}/conversation?id=   one conversation with its summary and cluster path (403 for a
@@ -16,6 +17,9 @@ GET  /api/diff?a=&b=&level=             what changed from run a to run b (kura d
 GET  /api/options                       what the upload form offers, and the size limit
 POST /api/jobs                          upload files and start a run (multipart)
 GET  /api/jobs, /api/jobs/{id}          runs started here, with progress
+
+``points`` and ``columns`` are binary (``application/vnd.kura.arrays``: a JSON header, then the
+arrays in place; see :mod:`kura.server.packed`, whose ``from_binary`` reads them in Python).
 
 No response names a local folder: runs are known by name, and error messages have the runs
 folder's path cut out of them (a server shared on a network must not describe its disk).
@@ -38,6 +42,7 @@ from kura.server.diff import RunDiffs
 from kura.server.fields import b64
 from kura.server.jobs import Job, Jobs, RunSettings, options
 from kura.server.outcomes import outcomes_json
+from kura.server.packed import MEDIA_TYPE
 from kura.server.privacy import RawTextWithheld
 from kura.server.rundata import RunData
 from kura.server.runs import RunRegistry
@@ -65,6 +70,10 @@ def _json(body: bytes) -> Response:
     return Response(content=body, media_type="application/json")
 
 
+def _arrays(body: bytes) -> Response:
+    return Response(content=body, media_type=MEDIA_TYPE)
+
+
 class Api:
     """The routes, bound to one registry of runs and one job queue."""
 
@@ -78,7 +87,8 @@ class Api:
         r = self.router
         r.add_api_route("/runs", self.list_runs, methods=["GET"])
         r.add_api_route("/runs/{run}", self.overview, methods=["GET"])
-        r.add_api_route("/runs/{run}/columns", self.columns, methods=["GET"])
+        r.add_api_route("/runs/{run}/points", self.points, methods=["GET"], response_class=Response)
+        r.add_api_route("/runs/{run}/columns", self.columns, methods=["GET"], response_class=Response)
         r.add_api_route("/runs/{run}/summaries", self.summaries, methods=["GET"])
         r.add_api_route("/runs/{run}/conversation", self.conversation, methods=["GET"])
         r.add_api_route("/runs/{run}/search", self.search, methods=["GET"])
@@ -106,8 +116,14 @@ class Api:
     def overview(self, run: str) -> Response:
         return _json(self._run(run).overview_json())
 
+    def points(self, run: str) -> Response:
+        data = self._run(run)
+        body = data.points_binary()
+        data.points_sent()
+        return _arrays(body)
+
     def columns(self, run: str) -> Response:
-        return _json(self._run(run).columns_json())
+        return _arrays(self._run(run).columns_binary())
 
     def summaries(
         self,

@@ -1,11 +1,14 @@
 """Facets and metadata as compact columns the page can filter, count and colour by.
 
-Every per-conversation field becomes one typed array in ``summaries.jsonl`` order, sent base64
-encoded (a few bytes a conversation per field) instead of one JSON object per conversation:
+Every per-conversation field becomes typed arrays in ``summaries.jsonl`` order (a few bytes a
+conversation per field, not one JSON object per conversation), in the narrowest type that holds
+them; :mod:`kura.server.packed` sends them as one binary body or base64 text:
 
-- ``category``: one code per conversation (0 = not set, ``i + 1`` = ``values[i]``).
-- ``multi``: lists (languages, assistant errors): ``offsets`` into a flat array of codes.
-- ``number`` / ``date``: float64 with NaN for not set (dates in milliseconds since 1970).
+- ``category``: ``codes``, one per conversation (0 = not set, ``i + 1`` = ``values[i]``).
+- ``multi``: lists (languages, assistant errors): ``lengths`` per conversation and the flat
+  ``codes`` of every list, one after the other.
+- ``number`` / ``date``: ``numbers`` with NaN for not set (dates in milliseconds since 1970);
+  float32 when that loses nothing (scores, counts), else float64.
 
 The page does all filtering and counting over these arrays, so the served app and the static
 report share one implementation (web/run.js). Columns arrive as Arrow arrays and are encoded
@@ -58,7 +61,7 @@ class Field:
     other: bool = False  # the last entry of ``values`` stands for every value beyond MAX_VALUES
     present: int = 0  # conversations where the field is set
     needs_llm: bool = False
-    column: dict[str, str] = field(default_factory=dict)
+    column: dict[str, np.ndarray] = field(default_factory=dict)
 
     def schema(self) -> dict[str, Any]:
         return {
@@ -78,12 +81,20 @@ def b64(array: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
 
 
-def code_array(codes: np.ndarray, size: int) -> dict[str, str]:
-    """Codes in the narrowest unsigned type that holds ``size``: {"u8"|"u16"|"u32": base64}."""
-    for name, dtype, limit in (("u8", "<u1", 0xFF), ("u16", "<u2", 0xFFFF)):
+def code_array(codes: np.ndarray, size: int) -> np.ndarray:
+    """Codes (0..size) in the narrowest unsigned type that holds ``size``."""
+    for dtype, limit in (("<u1", 0xFF), ("<u2", 0xFFFF)):
         if size <= limit:
-            return {name: b64(np.asarray(codes, dtype=dtype))}
-    return {"u32": b64(np.asarray(codes, dtype="<u4"))}
+            return np.asarray(codes, dtype=dtype)
+    return np.asarray(codes, dtype="<u4")
+
+
+def number_array(numbers: np.ndarray) -> np.ndarray:
+    """float32 when every value survives the trip (scores, counts: half the bytes), else float64."""
+    narrow = numbers.astype("<f4")
+    if np.array_equal(narrow.astype("<f8"), numbers, equal_nan=True):
+        return narrow
+    return numbers.astype("<f8")
 
 
 def label_of(key: str) -> str:
@@ -120,12 +131,12 @@ def _dictionary(array: pa.Array) -> tuple[list[str], np.ndarray, bool]:
 def encode_category(f: Field, array: pa.Array) -> Field:
     f.values, codes, f.other = _dictionary(_as_text(array))
     f.present = int(np.count_nonzero(codes))
-    f.column = code_array(codes, len(f.values))
+    f.column = {"codes": code_array(codes, len(f.values))}
     return f
 
 
 def encode_multi(f: Field, array: pa.Array) -> Field:
-    """Lists: offsets per conversation into one flat array of value codes."""
+    """Lists: a length per conversation and one flat array of value codes."""
     if not pa.types.is_list(array.type) and not pa.types.is_large_list(array.type):
         raise TypeError(f"{f.key}: expected lists, got {array.type}")
     offsets = array.offsets.to_numpy().astype(np.int64)
@@ -140,7 +151,8 @@ def encode_multi(f: Field, array: pa.Array) -> Field:
         offsets = np.concatenate([[0], np.cumsum(lengths)])
     positive = np.concatenate([[0], np.cumsum(codes > 0)])
     f.present = int(np.count_nonzero(positive[offsets[1:]] - positive[offsets[:-1]]))
-    f.column = {"offsets": b64(offsets.astype("<u4")), **code_array(codes, len(f.values))}
+    lengths = np.diff(offsets)
+    f.column = {"lengths": code_array(lengths, int(lengths.max(initial=0))), "codes": code_array(codes, len(f.values))}
     return f
 
 
@@ -149,7 +161,7 @@ def encode_number(f: Field, array: pa.Array) -> Field:
     numbers = pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False).astype("<f8")
     numbers[~np.isfinite(numbers)] = np.nan
     f.present = int(np.count_nonzero(~np.isnan(numbers)))
-    f.column = {"f64": b64(numbers)}
+    f.column = {"numbers": number_array(numbers)}
     return f
 
 
@@ -171,11 +183,11 @@ def parse_date_ms(value: Any) -> float:
 
 def _dates_ms(values: pa.Array) -> np.ndarray:
     """Milliseconds since 1970 (NaN when not a date): Arrow's parser first, Python's for the rest."""
-    if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
-        values = pc.cast(
-            values, pa.timestamp("ms", tz="UTC") if getattr(values.type, "tz", None) else pa.timestamp("ms")
-        )
-        return pc.cast(pc.cast(values, pa.int64()), pa.float64()).to_numpy(zero_copy_only=False)
+    if pa.types.is_date(values.type):
+        values = pc.cast(values, pa.timestamp("ms"))
+    if pa.types.is_timestamp(values.type):  # in its own unit: a cast to ms would refuse microseconds
+        per_ms = {"s": 1e-3, "ms": 1.0, "us": 1e3, "ns": 1e6}[values.type.unit]
+        return pc.divide(pc.cast(pc.cast(values, pa.int64()), pa.float64()), per_ms).to_numpy(zero_copy_only=False)
     for target in (pa.timestamp("ms", tz="UTC"), pa.timestamp("ms")):  # with a zone, then without (UTC)
         try:
             return _dates_ms(pc.cast(values, target))
@@ -187,7 +199,7 @@ def _dates_ms(values: pa.Array) -> np.ndarray:
 def encode_date(f: Field, values: pa.Array) -> Field:
     stamps = _dates_ms(values).astype("<f8")
     f.present = int(np.count_nonzero(~np.isnan(stamps)))
-    f.column = {"f64": b64(stamps)}
+    f.column = {"numbers": stamps}
     return f
 
 

@@ -19,8 +19,6 @@ from kura.store.run import SIDECAR, is_run_dir
 
 #: Runs kept in memory; opening another evicts the least recently used.
 CACHE_SIZE = 4
-#: Seconds after a run is loaded before its search index is built in the background.
-SEARCH_INDEX_DELAY = 2.0
 
 
 class RunRegistry:
@@ -112,10 +110,11 @@ class RunRegistry:
                     self._cache.move_to_end(name)
                     return cached[1]
             data = RunData.load(name, path, allow_raw_text=self.allow_raw_text)
-            # The search index takes a while on big runs: build it soon, after the first map.
-            timer = threading.Timer(SEARCH_INDEX_DELAY, lambda: data.text_index)
-            timer.daemon = True
-            timer.start()
+            # The map's payloads now, before anything competes for the interpreter; then the
+            # fields, line index and search index (seconds on big runs) while the page draws.
+            data.overview_json()
+            data.points_binary()
+            threading.Thread(target=data.prepare, name=f"kura-prepare-{name}", daemon=True).start()
             with self._lock:
                 self._cache[name] = (stamp, data)
                 self._cache.move_to_end(name)

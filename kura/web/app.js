@@ -12,6 +12,7 @@ const App = {
   run: null,
   state: null,
   cache: {},
+  opening: null, // {name, run: Promise}: the run the address named at start-up, already on its way
 };
 
 // -- the URL ---------------------------------------------------------------------------------------
@@ -74,26 +75,58 @@ async function apply() {
   }
   App.state = state;
   await refresh();
+  // Tests and the benchmark wait for this: the map, the tree and the panels all drawn.
+  document.getElementById("layout").dataset.ready = App.run.name;
 }
 
 async function openRun(name) {
+  delete document.getElementById("layout").dataset.ready;
   showScreen("loading", `Opening ${name}…`);
   let run;
   try {
-    run = await App.source.open(name);
+    const early = App.opening && App.opening.name === name ? App.opening.run : null;
+    App.opening = null;
+    run = await (early || App.source.open(name));
   } catch (err) {
     showLanding(`Could not open the run “${name}”: ${err.message}`);
     return false;
   }
   App.run = run;
   App.cache = {};
-  App.tree.setRun(run);
-  App.filters.setRun(run);
   App.runPicker.value = name;
   renderRunInfo(run);
-  renderColourMenu(run);
+  App.tree.setRun(run);
   showScreen("explorer");
-  App.map.setRun(run);
+  // The map first: it needs only the tree and the positions. Fields (filters, breakdowns,
+  // colours by field) follow; outcomes, the slowest to compute, whenever they are ready.
+  const colour = parseHash(location.hash).colour;
+  App.map.setRun(run, run.colouring(colour));
+  if (colour.startsWith("level:")) App.cache.colour = colour; // drawn already: refresh() need not again
+  // The tree's top and the colour menu's levels need no fields either (a few rows: cheap).
+  renderColourMenu(run);
+  App.colourMenu.value = colour;
+  App.mapCount.textContent = plural(run.n, "conversation");
+  App.tree.render({ counts: run.cluster.count, total: run.n, filtered: false, selected: -1, sort: parseHash(location.hash).sort, scroll: false });
+  document.getElementById("detail").replaceChildren(h("p", { class: "empty-note", text: "Loading the facets and conversations…" }));
+  try {
+    await run.fieldsReady;
+  } catch (err) {
+    if (App.run === run) showLanding(`Could not open the run “${name}”: ${err.message}`);
+    return false;
+  }
+  if (App.run !== run) return false; // another run was chosen meanwhile
+  App.filters.setRun(run);
+  App.tree.showOutcomes(run); // when they came before the fields (else the next lines wait for them)
+  renderColourMenu(run);
+  if (!run.outcomes) {
+    run.outcomesReady.then(() => {
+      if (App.run !== run) return;
+      App.tree.showOutcomes(run);
+      renderColourMenu(run);
+      App.cache.colour = null; // an outcome colouring asked for in the URL can be drawn now
+      refresh();
+    });
+  }
   return true;
 }
 
@@ -268,6 +301,12 @@ async function reloadRuns() {
 async function boot() {
   App.source = dataSource();
   const runs = App.source.runs();
+  // The run the address names is fetched at once, alongside the list of runs and the options.
+  const named = parseHash(location.hash).run;
+  if (named) {
+    App.opening = { name: named, run: App.source.open(named) };
+    App.opening.run.catch(() => {}); // reported by openRun, which awaits it
+  }
   App.options = await App.source.options();
   App.runPicker = h("select", { class: "select run-select", "aria-label": "Run" });
   App.runPicker.addEventListener("change", () => {

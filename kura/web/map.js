@@ -43,14 +43,18 @@ class MapView {
     new ResizeObserver(() => this.resize()).observe(root);
   }
 
-  setRun(run) {
+  /** colouring: the result of Run.colouring(mode), so that the first frame has its colours. */
+  setRun(run, colouring) {
     this.run = run;
-    this.colours = new Uint32Array(run.n).fill(MAP_DIM);
+    this.colours = colouring.colours;
+    this._renderLegend(colouring.legend);
     this.state = new Uint8Array(run.n).fill(2);
+    this.hasFaint = this.hasDim = false;
+    this.selectedCluster = this.marked = -1;
     this.clusterCounts = run.cluster.count;
-    this._buildGrid();
-    this.resize();
-    this.fitAll(false);
+    this.cells = null; // the hit-test grid: built on the first hover, not before the first map
+    this.fitted = false;
+    this.resize(); // fits the view to the run and draws
   }
 
   /** colouring: the result of Run.colouring(mode). */
@@ -369,6 +373,7 @@ class MapView {
   }
 
   _nearest(px, py, layout) {
+    if (!this.cells) this._buildGrid();
     const run = this.run, g = this.grid;
     const [dx, dy] = this.toData(px, py, layout);
     const r = 10 / layout.view.scale;

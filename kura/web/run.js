@@ -4,12 +4,13 @@
 // here over those arrays, for the served app and the static report alike.
 
 class Run {
-  constructor(overview, columns) {
+  /** overview: the run and its tree; points: {size, x, y, cluster} as typed arrays. Fields come later (setFields). */
+  constructor(overview, points) {
     this.name = overview.name;
     this.overview = overview;
-    this.n = columns.size;
-    this.x = decodeArray(columns.x);
-    this.y = decodeArray(columns.y);
+    this.n = points.size;
+    this.x = points.x;
+    this.y = points.y;
     const c = overview.clusters;
     this.nc = c.id.length;
     this.cluster = {
@@ -17,7 +18,7 @@ class Run {
       level: c.level, count: c.count, x: c.x, y: c.y,
     };
     this.indexOf = new Map(c.id.map((id, i) => [id, i]));
-    const base = decodeArray(columns.cluster);
+    const base = points.cluster;
     this.base = new Int32Array(this.n);
     for (let i = 0; i < this.n; i++) this.base[i] = base[i] < this.nc ? base[i] : -1;
     this.children = Array.from({ length: this.nc }, () => []);
@@ -29,10 +30,15 @@ class Run {
     this.maxLevel = c.level.reduce((a, b) => Math.max(a, b), 0);
     // Children before parents, so counts can be summed up the tree in one pass.
     this.bottomUp = [...Array(this.nc).keys()].sort((a, b) => c.level[b] - c.level[a]);
-    this.fields = overview.fields.map((f) => decodeField(f, columns.fields[f.key] || {}));
+    this.levelNames = this._levelNames();
+    this.setFields({ schema: [], fields: {} });
+  }
+
+  /** columns: {schema: [field schema...], fields: {key: {codes|lengths|numbers: typed array}}}. */
+  setFields(columns) {
+    this.fields = columns.schema.map((f) => decodeField(f, columns.fields[f.key] || {}, this.n));
     for (const f of this.fields) f.constant = constantValue(f, this.n);
     this.fieldByKey = new Map(this.fields.map((f) => [f.key, f]));
-    this.levelNames = this._levelNames();
   }
 
   get mode() { return this.overview.mode || ""; }
@@ -275,13 +281,15 @@ class Run {
   }
 }
 
-function decodeField(schema, column) {
+function decodeField(schema, column, n) {
   const f = { ...schema };
-  if (column.offsets) {
-    f.offsets = decodeArray({ u32: column.offsets });
-    f.codes = decodeArray(column, Object.keys(column).find((k) => k !== "offsets"));
-  } else if (column.f64) f.numbers = decodeArray(column, "f64");
-  else if (Object.keys(column).length) f.codes = decodeArray(column);
+  if (column.lengths) {
+    // Lists arrive as a length per conversation; the page walks them by offsets.
+    f.offsets = new Uint32Array(n + 1);
+    for (let i = 0; i < n; i++) f.offsets[i + 1] = f.offsets[i] + column.lengths[i];
+    f.codes = column.codes;
+  } else if (column.numbers) f.numbers = column.numbers;
+  else if (column.codes) f.codes = column.codes;
   return f;
 }
 

@@ -29,16 +29,28 @@ function withToken(headers) {
   return ACCESS_TOKEN ? { ...headers, "X-Kura-Token": ACCESS_TOKEN } : { ...headers };
 }
 
-async function getJSON(url, options) {
+/** The response to a request to the server; an ApiError with the server's message when it failed. */
+async function fetchOk(url, options) {
   let response;
   try {
     response = await fetch(url, { ...options, headers: withToken(options && options.headers) });
   } catch (err) {
     throw new ApiError("The Kura server did not answer: is `kura serve` still running?");
   }
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new ApiError(typeof body.detail === "string" ? body.detail : `${response.status} ${response.statusText}`);
-  return body;
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw new ApiError(typeof body.detail === "string" ? body.detail : `${response.status} ${response.statusText}`);
+  }
+  return response;
+}
+
+async function getJSON(url, options) {
+  return (await fetchOk(url, options)).json().catch(() => ({}));
+}
+
+/** A binary body of typed arrays (kura/server/packed.py), as its document. */
+async function getArrays(url) {
+  return unpackArrays(await (await fetchOk(url)).arrayBuffer());
 }
 
 const runUrl = (name, rest) => `api/runs/${encodeURIComponent(name)}${rest || ""}`;
@@ -50,12 +62,19 @@ class ApiSource {
   }
   async runs() { return (await getJSON("api/runs")).runs; }
   async options() { return getJSON("api/options"); }
+  /**
+   * The run as soon as the map can be drawn (the tree and the positions); its fields follow in
+   * run.fieldsReady, its outcomes in run.outcomesReady (they take longest: the map never waits).
+   */
   async open(name) {
-    const [overview, columns, outcomes] = await Promise.all([getJSON(runUrl(name)), getJSON(runUrl(name, "/columns")),
-      getJSON(runUrl(name, "/outcomes")).catch((err) => ({ error: err.message }))]);
+    const [overview, points] = await Promise.all([getJSON(runUrl(name)), getArrays(runUrl(name, "/points"))]);
     this.rowCache = new Map();
-    const run = new Run(overview, columns);
-    run.outcomes = new Outcomes(outcomes);
+    const run = new Run(overview, points);
+    run.outcomes = null;
+    run.fieldsReady = getArrays(runUrl(name, "/columns")).then((columns) => run.setFields(columns));
+    run.outcomesReady = getJSON(runUrl(name, "/outcomes")).catch((err) => ({ error: err.message })).then((body) => {
+      run.outcomes = new Outcomes(body);
+    });
     return run;
   }
   /** Summary rows by row number, fetched in pages of at most 200 and kept for reuse. */
@@ -127,8 +146,11 @@ class EmbeddedSource {
   }
   async options() { return { uploads: false }; }
   async open() {
-    const run = new Run(this.data.overview, this.data.columns);
+    const columns = decodeArrays(this.data.columns);
+    const run = new Run(this.data.overview, columns);
+    run.setFields(columns);
     run.outcomes = this.data.outcomes ? new Outcomes(this.data.outcomes) : null;
+    run.fieldsReady = run.outcomesReady = Promise.resolve();
     return run;
   }
   row(i) {

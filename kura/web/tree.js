@@ -29,6 +29,11 @@ class TreeView {
     this.run = run;
     this.expanded = new Set();
     this.rootColour = new Map(run.levelNames[0].map((c, k) => [c, PALETTE[k % PALETTE.length]]));
+    this.showOutcomes(run);
+  }
+
+  /** The "sort by outcome" choices, once the run's outcomes have arrived. */
+  showOutcomes(run) {
     const byOutcome = outcomeSortOptions(run);
     this.outcomeSort.replaceChildren(h("option", { value: "", text: "Outcome…" }), ...byOutcome);
     this.outcomeSortRow.hidden = !byOutcome.length;

@@ -80,13 +80,37 @@ function packBits(mask) {
   return btoa(text);
 }
 
-/** {"u8"|"u16"|"u32"|"f32"|"f64": base64} -> the typed array it encodes. */
-function decodeArray(spec, key) {
-  const types = { u8: Uint8Array, u16: Uint16Array, u32: Uint32Array, f32: Float32Array, f64: Float64Array };
-  const name = key || Object.keys(spec).find((k) => k in types);
-  const bytes = b64bytes(spec[name]);
-  const Type = types[name];
-  return new Type(bytes.buffer, bytes.byteOffset, bytes.byteLength / Type.BYTES_PER_ELEMENT);
+const ARRAY_TYPES = { u8: Uint8Array, u16: Uint16Array, u32: Uint32Array, f32: Float32Array, f64: Float64Array };
+
+/**
+ * doc with every typed array in it decoded (kura/server/packed.py): a leaf {"u8"|"u16"|"u32"|
+ * "f32"|"f64": value} holds base64 text (a report), or [offset, length] into body from start
+ * (a binary body of the API: the array is viewed in place, not copied).
+ */
+function decodeArrays(doc, body, start) {
+  if (Array.isArray(doc)) return doc.map((v) => decodeArrays(v, body, start));
+  if (doc === null || typeof doc !== "object") return doc;
+  const keys = Object.keys(doc);
+  if (keys.length === 1 && Object.hasOwn(ARRAY_TYPES, keys[0])) {
+    const Type = ARRAY_TYPES[keys[0]], value = doc[keys[0]];
+    if (typeof value === "string") {
+      const bytes = b64bytes(value);
+      return new Type(bytes.buffer, bytes.byteOffset, bytes.byteLength / Type.BYTES_PER_ELEMENT);
+    }
+    if (body && Array.isArray(value)) return new Type(body, start + value[0], value[1]);
+  }
+  const out = {};
+  for (const key of keys) out[key] = decodeArrays(doc[key], body, start);
+  return out;
+}
+
+/** An ArrayBuffer from the API's binary bodies: "KURA", header length, JSON header, arrays. */
+function unpackArrays(body) {
+  const magic = new Uint8Array(body, 0, Math.min(4, body.byteLength));
+  if (String.fromCharCode(...magic) !== "KURA") throw new Error("the server sent something other than Kura arrays");
+  const width = new DataView(body).getUint32(4, true);
+  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(body, 8, width)));
+  return decodeArrays(header, body, 8 + width);
 }
 
 function debounce(fn, ms) {

@@ -12,6 +12,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from kura.server.packed import MEDIA_TYPE, from_binary
+
 
 @pytest.fixture(scope="module")
 def client(server) -> httpx.Client:
@@ -19,11 +21,10 @@ def client(server) -> httpx.Client:
         yield c
 
 
-def decode(spec: dict) -> np.ndarray:
-    ((kind, text),) = ((k, v) for k, v in spec.items() if k != "offsets")
-    return np.frombuffer(
-        base64.b64decode(text), dtype={"u8": "<u1", "u16": "<u2", "u32": "<u4", "f32": "<f4", "f64": "<f8"}[kind]
-    )
+def arrays(client: httpx.Client, path: str) -> dict:
+    response = client.get(path)
+    assert response.status_code == 200 and response.headers["content-type"] == MEDIA_TYPE
+    return from_binary(response.content)
 
 
 def test_lists_every_run_of_the_folder(client):
@@ -34,7 +35,7 @@ def test_lists_every_run_of_the_folder(client):
     assert runs["oasst"]["mode"].startswith("extractive")
 
 
-def test_overview_holds_the_tree_and_the_fields(client, runs_root: Path):
+def test_overview_holds_the_tree(client, runs_root: Path):
     body = client.get("api/runs/oasst").json()
     table = pq.read_table(runs_root / "oasst" / "clusters.parquet").to_pydict()
     clusters = body["clusters"]
@@ -46,30 +47,34 @@ def test_overview_holds_the_tree_and_the_fields(client, runs_root: Path):
     for i, p in enumerate(clusters["parent"]):
         if p >= 0:
             assert clusters["id"][p] == table["parent_id"][i]
-    fields = {f["key"]: f for f in body["fields"]}
+
+
+def test_points_are_typed_arrays_matching_the_parquet_table(client, runs_root: Path):
+    body = arrays(client, "api/runs/oasst/points")
+    table = pq.read_table(runs_root / "oasst" / "conversations.parquet").to_pydict()
+    assert body["size"] == 100 and body["x"].dtype == "<f4"
+    np.testing.assert_allclose(body["x"], table["x"], rtol=1e-6)
+    np.testing.assert_allclose(body["y"], table["y"], rtol=1e-6)
+    ids = client.get("api/runs/oasst").json()["clusters"]["id"]
+    assert [ids[i] for i in body["cluster"]] == table["cluster_id"]
+
+
+def test_columns_hold_the_field_schema_and_compact_arrays(client, runs_root: Path):
+    response = client.get("api/runs/oasst/columns")
+    body = from_binary(response.content)
+    fields = {f["key"]: f for f in body["schema"]}
     assert fields["languages"]["kind"] == "multi"
     assert fields["concerning_score"]["present"] == 0 and fields["concerning_score"]["needs_llm"]
     assert fields["conversation_turns"]["kind"] == "number"
     assert fields["source_format"]["values"] == ["openai"]
-
-
-def test_columns_are_compact_arrays_matching_the_parquet_table(client, runs_root: Path):
-    response = client.get("api/runs/oasst/columns")
-    body = response.json()
     table = pq.read_table(runs_root / "oasst" / "conversations.parquet").to_pydict()
-    np.testing.assert_allclose(decode(body["x"]), table["x"], rtol=1e-6)
-    np.testing.assert_allclose(decode(body["y"]), table["y"], rtol=1e-6)
-    ids = client.get("api/runs/oasst").json()["clusters"]["id"]
-    assert [ids[i] for i in decode(body["cluster"])] == table["cluster_id"]
-    turns = decode(body["fields"]["conversation_turns"])
+    turns = body["fields"]["conversation_turns"]["numbers"]
     assert turns.tolist() == [json.loads(m)["conversation_turns"] for m in table["metadata"]]
-    # Lists: offsets into flat codes; a conversation without languages has an empty slice.
-    fields = {f["key"]: f for f in client.get("api/runs/oasst").json()["fields"]}
+    # Lists: a length per conversation, then the flat codes; no languages is an empty slice.
     lang = body["fields"]["languages"]
-    offsets = np.frombuffer(base64.b64decode(lang["offsets"]), dtype="<u4")
-    codes = decode(lang)
+    offsets = np.concatenate([[0], np.cumsum(lang["lengths"], dtype=np.int64)])
     for i, expected in enumerate(table["languages"]):
-        got = [fields["languages"]["values"][c - 1] for c in codes[offsets[i] : offsets[i + 1]]]
+        got = [fields["languages"]["values"][c - 1] for c in lang["codes"][offsets[i] : offsets[i + 1]]]
         assert sorted(got) == sorted(expected or [])
     assert "concerning_score" not in body["fields"]  # set nowhere: not sent
     assert len(response.content) / 100 < 48  # a few bytes per conversation, not an object each

@@ -11,6 +11,8 @@ import httpx
 import pytest
 from webtools import DEMO_DATA, LiveServer, clinc_rows
 
+from kura.server.packed import from_binary
+
 HEADERS = {"X-Kura-Request": "1"}
 FAST = {"embedder": "hashing", "projector": "pca"}
 
@@ -61,7 +63,8 @@ def test_several_files_are_merged_into_one_new_run(empty_root: Path, tmp_path: P
         assert overview["size"] == 250
         assert overview["settings"]["clusters_per_group"] == 12 and overview["settings"]["top_clusters"] == 4
         assert sum(1 for p in overview["clusters"]["parent"] if p == -1) == 4
-        sources = {f["key"]: f for f in overview["fields"]}["source_file"]["values"]
+        schema = from_binary(c.get("api/runs/merged/columns").content)["schema"]
+        sources = {f["key"]: f for f in schema}["source_file"]["values"]
         assert sorted(sources) == ["clinc.jsonl", "oasst.jsonl"]
     inputs = empty_root / "merged" / "inputs"
     assert sorted(str(p.relative_to(inputs)) for p in inputs.rglob("*.jsonl")) == ["01/oasst.jsonl", "02/clinc.jsonl"]

@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from webtools import LiveServer, clinc_rows, make_run, wait_for_map
 
+from kura.server.packed import from_binary
+
 SHOTS = Path("/tmp/shots")
 
 
@@ -58,7 +60,8 @@ def test_the_api_gives_per_cluster_outcomes_in_cluster_order(outcome_server):
     resolved = next(o for o in body["outcomes"] if o["key"] == "resolved")
     assert resolved["kind"] == "rate" and resolved["clusters"]["value"][at] == 0
     # Outcome columns are also fields the page can filter by.
-    fields = {f["key"]: f for f in overview["fields"]}
+    columns = from_binary(httpx.get(server.url + "api/runs/feedback/columns").content)
+    fields = {f["key"]: f for f in columns["schema"]}
     assert fields["feedback"]["source"] == "outcome" and fields["feedback"]["kind"] == "number"
 
 

@@ -47,8 +47,10 @@ def shoot(page: object, name: str) -> Path:
 
 
 def wait_for_map(page: object, timeout: float = 15_000) -> None:
-    """Until the map has drawn its dots (the page sets data-drawn on #map)."""
+    """Until the map has drawn its dots (data-drawn on #map) and the page has the run's fields,
+    tree and panels (data-ready on #layout: the map comes first, the rest right after)."""
     page.wait_for_selector("#map[data-drawn]", timeout=timeout)  # type: ignore[attr-defined]
+    page.wait_for_selector("#layout[data-ready]", state="attached", timeout=timeout)  # type: ignore[attr-defined]
 
 
 # -- hostile data ----------------------------------------------------------------------------------------
