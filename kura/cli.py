@@ -272,10 +272,10 @@ def formats() -> None:
 
 
 # The other commands, one module each (kura/commands/, kura/server/commands.py); they need `app`.
-from kura.commands import classify, diff, export, outcomes, trends  # noqa: E402
+from kura.commands import classify, diff, eval, export, outcomes, trends  # noqa: E402
 from kura.server import commands as server_commands  # noqa: E402
 
-for _module in (server_commands, classify, outcomes, trends, diff, export):
+for _module in (server_commands, classify, outcomes, trends, diff, export, eval):
     _module.register(app)
 
 
