@@ -109,7 +109,7 @@ async def run_async(
         summariser = ScrubbedSummariser(summariser, policy.scrubber)
     embedder_obj = build_embedder(config)
     clusterer_obj = get_clusterer(config.clusterer, clusters_per_group=config.clusters_per_group, seed=config.seed)
-    namer = namer or DistinctiveTermsNamer()
+    namer = namer or DistinctiveTermsNamer(embedder=embedder_obj)  # phrases are compared with centroids
     hierarchy = hierarchy or EmbeddingHierarchy(
         top_clusters=config.top_clusters, levels=config.levels, seed=config.seed, namer=namer
     )
