@@ -335,7 +335,7 @@ class DistinctiveTermsNamer(ClusterNamer):
         shared: bool,
     ) -> GeneratedCluster:
         typical = _quote(group.texts[0]) if group.texts else ""
-        title = self._title(group, candidates if shared else candidates[:1], table, vectors)
+        title = self._title(group, candidates, table, vectors, alone=not shared)
         if not title:
             title = "Requests with no shared words"
         elif not shared:  # no phrase is the group's own: say so, with its most telling example
@@ -353,6 +353,7 @@ class DistinctiveTermsNamer(ClusterNamer):
         candidates: list[tuple[int, float]],
         table: PhraseCounts,
         vectors: dict[str, np.ndarray],
+        alone: bool = False,
     ) -> str:
         if not candidates:
             return ""
@@ -365,6 +366,8 @@ class DistinctiveTermsNamer(ClusterNamer):
             V = np.vstack([vectors[s] for s in shown])
             score = score + CLOSENESS * (V @ np.asarray(group.centroid, dtype=np.float64))
         first = int(np.argmax(score))
+        if alone:  # one example phrase, not a pairing of two members' words
+            return shown[first]
         # MMR: the second phrase is the strongest that says something the first does not.
         second, best = -1, -np.inf
         for j in range(len(shown)):
