@@ -8,6 +8,7 @@ from kura_testdata import DEMO_DATA, clinc_slice
 
 import kura
 from kura.embedders import HashingEmbedder
+from kura.errors import ConfigError
 from kura.stages.naming import (
     FUNCTION_WORDS,
     ClusterGroup,
@@ -101,3 +102,9 @@ def test_names_of_a_real_run_are_short_phrases_never_cut_or_glued(tmp_path, sour
     shared = [n for n in names if not n.startswith("Assorted")]
     assert len(shared) >= 0.7 * len(names)  # most clusters have a phrase of their own
     assert np.mean([len(n.split()) for n in shared]) <= 5
+
+
+def test_an_embedder_other_than_the_runs_is_one_clear_error():
+    group = ClusterGroup(chat_ids=["1", "2"], texts=["pasta recipe", "pasta recipe"], centroid=np.ones(3) / np.sqrt(3))
+    with pytest.raises(ConfigError, match="give it the embedder the run used"):
+        DistinctiveTermsNamer(embedder=HashingEmbedder(dim=8)).name_groups_sync([group, group])

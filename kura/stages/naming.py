@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kura.errors import ConfigError
 from kura.runner.params import Component
 from kura.types import GeneratedCluster
 
@@ -311,6 +312,13 @@ class DistinctiveTermsNamer(ClusterNamer):
         vectors: dict[str, np.ndarray] = {}
         if self.embedder is not None and per_group >= 2 and all(g.centroid is not None for g in groups):
             vectors = self._embed(sorted({table.shown[p] for row in ranked for p, _ in row[:per_group]}))
+            width = {len(v) for v in vectors.values()} | {np.size(g.centroid) for g in groups if g.centroid is not None}
+            if len(width) > 1:
+                raise ConfigError(
+                    f"DistinctiveTermsNamer(embedder={getattr(self.embedder, 'name', self.embedder)!r}) makes "
+                    f"vectors of another size than the clusters' centroids ({sorted(width)}): "
+                    "give it the embedder the run used"
+                )
         else:
             per_group = self.candidates
         return [
