@@ -278,6 +278,8 @@ class DistinctiveTermsNamer(ClusterNamer):
     phrases the description lists.
     """
 
+    code_version = 2  # phrases instead of keyword lists: runs named by version 1 are named again
+
     def __init__(
         self,
         *,
