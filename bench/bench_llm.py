@@ -9,8 +9,10 @@ N x delay / concurrency (20 s for the defaults). The pipeline runs as a user wou
 ``kura run DATA --llm openai/bench --base-url URL --embedder openai/text-embedding-3-small``, in a
 fresh process and a fresh run directory, then once more on the same directory (which should send
 nothing). Printed: the summarise stage against the ideal, requests per conversation (chat and
-embeddings, counted at the server), wall time of the whole pipeline, and peak memory (max RSS of
-the kura process).
+embeddings, counted at the server), wall time of the whole pipeline with each stage's, peak
+memory (max RSS of the kura process), and the map's quality: trustworthiness (do neighbours on
+the map have neighbours in the vectors? 1.0 is perfect; scikit-learn, 10 neighbours, cosine)
+over a seeded sample of up to 5,000 of the run's points.
 
 Data: the HH-RLHF harmless test split (2,312 multi-turn conversations) and CLINC150 requests
 (every 8th row, so all 150 intents), interleaved until N (``--hh`` and ``--clinc`` to change).
@@ -107,6 +109,17 @@ def run_kura(data: Path, out: Path, url: str, args: argparse.Namespace) -> tuple
     return seconds, json.loads((out / "run.json").read_text()), peak_mb
 
 
+def map_trustworthiness(run: Path, points: int = 5000) -> float:
+    import numpy as np
+    from sklearn.manifold import trustworthiness
+
+    vectors = np.load(run / "vectors.npy")
+    vectors = vectors[np.isfinite(vectors).all(axis=1)]  # the map has a row for each embedded summary
+    layout = np.load(run / "points.npy")
+    rows = np.sort(np.random.default_rng(0).choice(len(vectors), size=min(points, len(vectors)), replace=False))
+    return float(trustworthiness(vectors[rows], layout[rows], n_neighbors=10, metric="cosine"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=5000, help="conversations (default 5000)")
@@ -120,6 +133,7 @@ def main() -> None:
     server = subprocess.Popen(
         [sys.executable, "-m", "kura.llm.fake_server", "--delay", str(args.delay)], stdout=subprocess.PIPE, text=True
     )
+    load = os.getloadavg()[0]
     try:
         url = server.stdout.readline().strip()  # type: ignore[union-attr]
         with tempfile.TemporaryDirectory() as tmp:
@@ -128,6 +142,7 @@ def main() -> None:
             n = sum(mix.values())
             seconds, meta, peak_mb = run_kura(data, Path(tmp) / "run", url, args)
             first = stats(url)
+            quality = map_trustworthiness(Path(tmp) / "run")
             again_seconds, again_meta, _ = run_kura(data, Path(tmp) / "run", url, args)
             second = stats(url)
     finally:
@@ -139,7 +154,10 @@ def main() -> None:
     ideal = n * args.delay / args.concurrency
     summarise = meta["seconds"]["Summarising"]
     usage = meta["usage"]["stages"]
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average {load:.1f} at start"
+    )
     print(f"data: {n:,} conversations ({mix['hh_rlhf']:,} HH-RLHF harmless test, {mix['clinc150']:,} CLINC150)")
     print(
         f"server: OpenAI-compatible on 127.0.0.1, {args.delay * 1000:.0f} ms per chat and embedding request; concurrency {args.concurrency}"
@@ -158,6 +176,7 @@ def main() -> None:
         + ")"
     )
     print(f"peak memory: {peak_mb:,.0f} MB (max RSS of the kura process)")
+    print(f"map quality: trustworthiness {quality:.4f} (10 neighbours, cosine, up to 5,000 seeded points)")
     print(
         f"second run on the same directory: {again_seconds:.1f} s, {again_requests} requests, reused {', '.join(again_meta['reused'])}"
     )

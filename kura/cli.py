@@ -54,7 +54,10 @@ def run(
     result = kura.run([str(p) for p in inputs], out_dir, config=config, progress=not quiet)
     for line in result.load_report.summary_lines():
         err.print(escape(line))
-    out.print(rich_tree(result.clusters, max_depth=depth))
+    marks, legend = _named_by_marks(result.clusters)
+    out.print(rich_tree(result.clusters, max_depth=depth, notes=marks or None))
+    if legend:
+        out.print(legend)
     out.print(
         f"\n[bold]Mode:[/] {escape(result.mode)}   [bold]Conversations:[/] {len(result.summaries):,}   "
         f"[bold]Clusters:[/] {len(result.clusters)} ({len(result.roots)} at the top)"
@@ -70,6 +73,18 @@ def run(
         for failure in result.failures[:5]:
             err.print(f"  {escape(failure['id'])} {escape('[' + failure['stage'] + ']')}: {escape(failure['error'])}")
     out.print(f"Saved to [bold]{escape(str(result.path))}[/]  (see it again: kura tree {escape(str(result.path))})")
+
+
+def _named_by_marks(clusters: list[Any]) -> tuple[dict[str, Any], str]:
+    """A mark on each name a model made, when a run mixes namers (--local-names), and the legend."""
+    from rich.text import Text
+
+    by_model = [c for c in clusters if c.named_by not in (None, "terms")]
+    if not by_model or len(by_model) == len(clusters):
+        return {}, ""
+    models = ", ".join(sorted({c.named_by for c in by_model}))
+    legend = f"[cyan]✦[/] named by {escape(models)} ({len(by_model)} of {len(clusters)}); the rest by distinctive terms"
+    return {c.id: Text("✦", style="cyan") for c in by_model}, legend
 
 
 def _stages_table(result: RunResult) -> Table:
@@ -175,7 +190,9 @@ def _with_run_options(command: Any) -> Any:
         help = declared.help
         if declared.choices is not None:
             help += " One of: " + ", ".join(declared.choices()) + "."
-        default = field.default if field.default is None or isinstance(field.default, str | int | bool) else None
+        default = (
+            field.default if field.default is None or isinstance(field.default, str | int | float | bool) else None
+        )
         generated.append(
             inspect.Parameter(  # typer passes every option by name: the order is the help's
                 name,
@@ -272,10 +289,10 @@ def formats() -> None:
 
 
 # The other commands, one module each (kura/commands/, kura/server/commands.py); they need `app`.
-from kura.commands import classify, diff, eval, export, outcomes, trends  # noqa: E402
+from kura.commands import classify, diff, doctor, eval, export, outcomes, trends  # noqa: E402
 from kura.server import commands as server_commands  # noqa: E402
 
-for _module in (server_commands, classify, outcomes, trends, diff, export, eval):
+for _module in (server_commands, classify, outcomes, trends, diff, export, doctor, eval):
     _module.register(app)
 
 

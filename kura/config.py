@@ -32,6 +32,13 @@ PRIVACY_PROFILES = {
 }
 
 
+LOCAL_NAMES = {
+    "auto": "a local model names the top clusters when one is found (kura doctor says which)",
+    "on": "a local model names the top clusters; stop if none is found",
+    "off": "every name from the offline namer",
+}
+
+
 @dataclass(frozen=True)
 class Option:
     """How one setting shows on the command line and in the explorer's New run form."""
@@ -76,7 +83,7 @@ class RunConfig(BaseModel):
         int,
         Field(ge=1),
         Option(
-            "Conversations per base cluster: k = ceil(n / this).",
+            "Conversations per base cluster: k = ceil(n / this), at most 5,000.",
             flags=("--clusters-per-group", "-k"),
             form="Conversations per base cluster",
             note="k = conversations ÷ this",
@@ -127,6 +134,20 @@ class RunConfig(BaseModel):
             cli_type=str | None,
         ),
     ] = None
+    local_names: Annotated[
+        str,
+        Option(
+            "Without --llm: name the clusters people read first (the top level, and the base clusters when "
+            "there are few) with a local model within --name-budget; the offline namer names the rest. "
+            "auto: when a local model is found (see `kura doctor`); on: stop if none is; off: never.",
+            choices=lambda: LOCAL_NAMES,
+        ),
+    ] = "off"
+    name_budget: Annotated[
+        float,
+        Field(ge=0),
+        Option("Seconds the local model may spend naming clusters (--local-names), for the whole run."),
+    ] = 60.0
     base_url: Annotated[
         str | None,
         Option(
@@ -229,6 +250,13 @@ class RunConfig(BaseModel):
     def _known_profile(cls, value: str) -> str:
         if value not in PRIVACY_PROFILES:
             raise ValueError(f"unknown profile: use one of {', '.join(PRIVACY_PROFILES)}")
+        return value
+
+    @field_validator("local_names")
+    @classmethod
+    def _known_local_names(cls, value: str) -> str:
+        if value not in LOCAL_NAMES:
+            raise ValueError(f"unknown choice: use one of {', '.join(LOCAL_NAMES)}")
         return value
 
     @field_validator("executor")

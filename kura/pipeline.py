@@ -109,6 +109,10 @@ async def run_async(
         summariser = ScrubbedSummariser(summariser, policy.scrubber)
     embedder_obj = build_embedder(config)
     clusterer_obj = get_clusterer(config.clusterer, clusters_per_group=config.clusters_per_group, seed=config.seed)
+    if namer is None and llm_obj is None and config.local_names != "off":
+        from kura.llm.local_names import local_namer
+
+        namer = local_namer(config.local_names, config.name_budget, reporter.note)
     namer = namer or DistinctiveTermsNamer(embedder=embedder_obj)  # phrases are compared with centroids
     hierarchy = hierarchy or EmbeddingHierarchy(
         top_clusters=config.top_clusters, levels=config.levels, seed=config.seed, namer=namer
@@ -157,6 +161,7 @@ async def run_async(
             store.write_failures(runner.failures)  # what did finish is listed even if a stage raised
             for damaged in store.cache.set_aside:
                 reporter.note(f"the item cache was damaged: set aside as {damaged.name} and rebuilt")
+        context.map_warmed()  # started while summarising, unused if the map was kept: let it finish
         embedded: Embedded = results["embed"].value
         tree: list[Cluster] = results["hierarchy"].value
         shown = {c for cluster in tree for c in cluster.chat_ids}  # without what the auditor withheld
@@ -228,6 +233,8 @@ def _mode(summariser: Summariser, namer: ClusterNamer, hierarchy: HierarchyBuild
     if not (summariser.uses_llm or namer.uses_llm or hierarchy.uses_llm):
         return "extractive (no language model)"
     names = sorted({m.name for m in _llms_of(summariser, namer, hierarchy)})
+    if not (summariser.uses_llm or hierarchy.uses_llm):  # a model for names only (kura.llm.local_names)
+        return f"extractive, names of the top clusters by {', '.join(names)} (the rest from terms)"
     return f"language model ({', '.join(names) or summariser.name})"
 
 

@@ -154,3 +154,20 @@ def test_components_that_made_things_at_run_time_still_ship(tmp_path: Path) -> N
         store.close()
     np.testing.assert_array_equal(embedder_copy.encode(["how do I sort a list in python"]), before)
     assert summariser_copy.llm._cache is None and summariser_copy.fingerprint() == LLMSummariser(llm).fingerprint()
+
+
+def test_on_first_item_starts_once_when_work_reaches_the_executor_and_passes_results_through() -> None:
+    from kura.runner.executor import OnFirstItem
+
+    started: list[int] = []
+
+    async def square(n: int) -> int:
+        return n * n
+
+    async def collect(items: Iterable[int]) -> dict[int, Any]:
+        executor = OnFirstItem(InProcess(), lambda: started.append(len(started)))
+        return {item: outcome async for item, outcome in executor.map(square, items, limit=3)}
+
+    assert asyncio.run(collect([])) == {} and started == []  # everything came from the cache
+    assert asyncio.run(collect(range(10))) == {n: n * n for n in range(10)}
+    assert started == [0]

@@ -16,6 +16,7 @@ from kura.embedders import HashingEmbedder, MiniLMEmbedder
 from kura.llm import ClioHierarchy, LLMClusterNamer, LLMSummariser
 from kura.llm.chooser import LLMClusterChooser
 from kura.llm.embeddings import OpenAIEmbedder
+from kura.llm.local_names import BudgetedNamer
 from kura.privacy.audit import PrivacyAuditor
 from kura.privacy.policy import PrivacyPolicy
 from kura.progress import Reporter
@@ -41,6 +42,7 @@ COMPONENTS: list[type[Component]] = [
     DistinctiveTermsNamer,
     LLMClusterNamer,
     LLMClusterChooser,
+    BudgetedNamer,
     EmbeddingHierarchy,
     ClioHierarchy,
     UMAPProjector,

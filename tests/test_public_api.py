@@ -87,7 +87,10 @@ def test_field_names_match_kura05():
         "metadata",
         "embedding",
     }
-    assert set(Cluster.model_fields) == {"id", "name", "description", "slug", "chat_ids", "parent_id"}
+    # Kura 0.5's fields, plus one with a default that Kura 0.5's own class ignores when it reads ours.
+    kura05 = {"id", "name", "description", "slug", "chat_ids", "parent_id"}
+    assert set(Cluster.model_fields) == kura05 | {"named_by"}
+    assert Cluster.model_fields["named_by"].default is None
     c = Cluster(name="n", description="d", slug="s", chat_ids=["a", "b"], parent_id=None)
     assert c.model_dump()["count"] == 2
     assert set(ProjectedCluster.model_fields) - set(Cluster.model_fields) == {"x_coord", "y_coord", "level"}

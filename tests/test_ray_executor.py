@@ -146,3 +146,19 @@ def test_classifying_with_a_language_model_on_ray_decides_as_in_process(local_ra
     decided = [(a.chat_id, a.cluster_id, a.unassigned, a.decided_by) for a in there.assignments]
     assert decided == [(a.chat_id, a.cluster_id, a.unassigned, a.decided_by) for a in here.assignments]
     assert len(decided) == 20 and {d for *_, d in decided} == {"llm"}
+
+
+@pytest.mark.slow  # a local Ray starts once for the module: about 7 s
+def test_language_model_usage_on_ray_workers_is_counted_as_in_process(local_ray: None, tmp_path: Path) -> None:
+    from kura.llm import FakeLLM
+
+    conversations = kura.load_conversations([DEMO])[:30]
+    here = kura.run(conversations, tmp_path / "here", llm=FakeLLM(), **SETTINGS)
+    there = kura.run(conversations, tmp_path / "ray", llm=FakeLLM(), executor="ray", **SETTINGS)
+    assert here.usage is not None and there.usage is not None
+    summarised = there.usage["stages"]["summarise"]
+    # Every summary was asked for on a worker, and each request's tokens came back with it.
+    assert summarised["requests"] == 30 and summarised["input_tokens"] > 0 and summarised["output_tokens"] > 0
+    assert there.usage == here.usage
+    recorded = json.loads((tmp_path / "ray" / "run.json").read_text())["usage"]
+    assert recorded["stages"]["summarise"] == summarised

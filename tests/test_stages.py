@@ -238,17 +238,43 @@ def test_umap_is_seeded_and_keeps_blobs_apart():
     assert between > 2 * inside
 
 
-def test_up_to_the_sample_size_the_map_is_plain_umap():
+def test_up_to_the_sample_size_the_map_is_umap_over_every_point_with_exact_neighbours():
     import warnings
 
+    from scipy.spatial.distance import cdist
     from umap import UMAP
 
     x, _ = blobs([20, 20], dim=16)
+    # The exact 15 nearest neighbours by cosine distance, each point first among its own.
+    distances = cdist(x, x, "cosine")
+    order = np.argsort(distances, axis=1, kind="stable")[:, :15]
+    found, rows = UMAPProjector(seed=3).neighbours(x, x, 15)
+    assert np.array_equal(rows, order)
+    np.testing.assert_allclose(found, np.take_along_axis(distances, order, axis=1), atol=1e-6)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*n_jobs.*")
-        plain = UMAP(n_components=2, n_neighbors=15, min_dist=0.1, metric="cosine", random_state=3).fit_transform(x)
+        warnings.filterwarnings("ignore", message=".*(n_jobs|knn_search_index).*")
+        plain = UMAP(
+            n_components=2, n_neighbors=15, min_dist=0.1, metric="cosine", random_state=3, precomputed_knn=(rows, found)
+        ).fit_transform(x)
     assert np.array_equal(UMAPProjector(seed=3, sample_size=40).fit_transform(x), plain)
     assert np.array_equal(UMAPProjector(seed=3).fit_transform(x), plain)
+
+
+def test_a_zero_vector_is_at_cosine_distance_one_from_every_other_as_in_umap():
+    # Unit-length vectors at 90 and 60 degrees from the first, and a zero vector (no direction).
+    x = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.866], [0.0, 0.0]], dtype=np.float32)
+    distances, rows = UMAPProjector().neighbours(x[:1], x, 4)
+    assert rows[0].tolist()[:2] == [0, 2]  # itself, then the vector at 60 degrees
+    np.testing.assert_allclose(sorted(distances[0]), [0.0, 0.5, 1.0, 1.0], atol=1e-4)
+
+
+def test_warming_up_the_projector_changes_no_map_and_no_global_random_state():
+    x, _ = blobs([60, 60, 60], dim=16, spread=0.1)
+    before = UMAPProjector(seed=3, sample_size=45).fit_transform(x)
+    state = np.random.get_state()
+    UMAPProjector(seed=3, sample_size=45).warm_up()
+    assert all(np.array_equal(a, b) for a, b in zip(state, np.random.get_state()))
+    assert np.array_equal(UMAPProjector(seed=3, sample_size=45).fit_transform(x), before)
 
 
 def test_a_placed_point_sits_beside_its_nearest_sampled_point_pulled_towards_its_neighbours():
@@ -287,3 +313,14 @@ def test_tiny_inputs_fall_back_to_pca():
     np.testing.assert_allclose(first, [-1.5, -0.5, 0.5, 1.5], atol=1e-6)
     np.testing.assert_allclose(points[:, 1], 0.0, atol=1e-6)
     assert PCAProjector().fit_transform(np.ones((1, 4))).tolist() == [[0.0, 0.0]]
+
+
+def test_placing_a_memory_mapped_matrix_in_chunks_gives_the_same_map(tmp_path, monkeypatch):
+    import kura.stages.project as project
+
+    x, _ = blobs([60, 60, 60], dim=16, spread=0.1)
+    np.save(tmp_path / "v.npy", x.astype(np.float32))
+    mapped = np.load(tmp_path / "v.npy", mmap_mode="r")
+    whole = UMAPProjector(seed=3, sample_size=45).fit_transform(mapped)
+    monkeypatch.setattr(project, "PLACE_CHUNK", 7)  # 135 placed rows: 20 chunks, the last short
+    assert np.array_equal(UMAPProjector(seed=3, sample_size=45).fit_transform(mapped), whole)

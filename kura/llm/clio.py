@@ -37,13 +37,13 @@ from pydantic import AfterValidator, BaseModel, Field, create_model
 
 from kura.llm.base import LLM
 from kura.llm.errors import describe as describe_error
-from kura.llm.namer import ModelClusterName, check_name, tidy
+from kura.llm.namer import ModelClusterName, check_name, offline_names, tidy
 from kura.llm.prompts import assign_messages, candidates_messages, deduplicate_messages, describe, rename_messages
 from kura.llm.registry import get_llm
 from kura.llm.schema import cap_lengths, response_schema
 from kura.runner.failures import record_failure
 from kura.stages.hierarchy import HierarchyBuilder, LevelInput, interleave
-from kura.stages.naming import ClusterGroup, DistinctiveTermsNamer, cluster_id
+from kura.stages.naming import ClusterGroup, cluster_id
 from kura.stages.ward import unit
 from kura.store.cache import content_key
 from kura.types import Cluster, GeneratedCluster
@@ -129,6 +129,7 @@ class ClioHierarchy(HierarchyBuilder):
                     slug=named.slug,
                     chat_ids=chat_ids,
                     parent_id=None,
+                    named_by=named.named_by,
                 )
                 everything[parent.id] = parent
                 for j in idx:
@@ -255,7 +256,7 @@ class ClioHierarchy(HierarchyBuilder):
                 )
             except Exception as exc:
                 return exc
-            return tidy(named)
+            return tidy(named, named_by=self.llm.name)
 
         answers = await asyncio.gather(*(one(idx) for idx in members))
         failed = [g for g, a in enumerate(answers) if isinstance(a, Exception)]
@@ -268,7 +269,7 @@ class ClioHierarchy(HierarchyBuilder):
                 )
                 for idx in members
             ]
-            offline = DistinctiveTermsNamer().name_groups_sync(groups)
+            offline = offline_names(groups)
             for g in failed:
                 error = describe_error(answers[g])  # type: ignore[arg-type]
                 record_failure(cluster_id(depth, groups[g].chat_ids), STAGE, f"renaming: {error}")

@@ -152,6 +152,7 @@ def estimate(
     Summaries are counted exactly from their prompts; naming and the hierarchy from the sizes the
     pipeline will use, with typical summary and reply lengths.
     """
+    from kura.stages.cluster import base_cluster_count
     from kura.stages.hierarchy import default_top_clusters, level_sizes
 
     summarise = StageEstimate()
@@ -164,7 +165,7 @@ def estimate(
     result = Estimate(model=model, conversations=n, stages={"summarise": summarise})
     if n == 0:
         return result
-    k = max(1, math.ceil(n / clusters_per_group))
+    k = base_cluster_count(n, clusters_per_group)  # the clusterer's own rule (capped at 5,000)
     instructions = 350
     per_cluster = min(clusters_per_group, max_examples) + max_contrastive
     result.stages["clusters"] = StageEstimate(

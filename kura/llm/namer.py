@@ -67,7 +67,7 @@ class LLMClusterNamer(ClusterNamer):
             max_tokens=self.max_output_tokens,
             schema=cap_lengths(response_schema(GeneratedCluster), max_length=300, max_items=5),
         )
-        return tidy(named)
+        return tidy(named, named_by=self.llm.name)
 
     async def name_groups(self, groups: list[ClusterGroup]) -> list[GeneratedCluster]:
         answers = await asyncio.gather(*(self.name_one(g) for g in groups), return_exceptions=True)
@@ -78,7 +78,7 @@ class LLMClusterNamer(ClusterNamer):
                 if not isinstance(answer, Exception):
                     raise answer  # KeyboardInterrupt, cancellation: not a naming failure
                 if offline is None:
-                    offline = DistinctiveTermsNamer().name_groups_sync(groups)
+                    offline = offline_names(groups)
                 record_failure(_group_id(group), self.stage, describe_error(answer))
                 answer = offline[len(named)]
             named.append(answer)
@@ -114,11 +114,23 @@ class ModelClusterName(GeneratedCluster):
         return check_name(name)
 
 
-def tidy(named: GeneratedCluster) -> GeneratedCluster:
+def tidy(named: GeneratedCluster, *, named_by: str | None = None) -> GeneratedCluster:
     """Trim names and force the slug into snake_case, whatever the model wrote."""
     name = " ".join(named.name.split()).strip().rstrip(".")
     words = re.findall(r"[a-z0-9]+", (named.slug or name).lower())[:4] or re.findall(r"[a-z0-9]+", name.lower())[:3]
-    return GeneratedCluster(name=name, summary=" ".join(named.summary.split()), slug="_".join(words) or "cluster")
+    return GeneratedCluster(
+        name=name, summary=" ".join(named.summary.split()), slug="_".join(words) or "cluster", named_by=named_by
+    )
+
+
+#: ``named_by`` of a name made without a model (distinctive terms).
+OFFLINE_NAMER = "terms"
+
+
+def offline_names(groups: list[ClusterGroup]) -> list[GeneratedCluster]:
+    """The offline namer's names, marked as such: the stand-in when a model's answer is missing."""
+    named = DistinctiveTermsNamer().name_groups_sync(groups)
+    return [n.model_copy(update={"named_by": OFFLINE_NAMER}) for n in named]
 
 
 def _group_id(group: ClusterGroup) -> str:

@@ -165,14 +165,14 @@ def summary_messages(
 
 
 def _bullets(items: Sequence[str], limit: int) -> str:
-    return "\n".join(f"- {_clip(t, limit)}" for t in items)
+    return "\n".join(f"- {clip_text(t, limit)}" for t in items)
 
 
 def _numbered(items: Sequence[str], limit: int) -> str:
-    return "\n".join(f"{i}. {_clip(t, limit)}" for i, t in enumerate(items, start=1))
+    return "\n".join(f"{i}. {clip_text(t, limit)}" for i, t in enumerate(items, start=1))
 
 
-def _clip(text: str, limit: int) -> str:
+def clip_text(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -227,11 +227,12 @@ CLASSIFY_PROMPT = """Which of the {count} clusters above does the request inside
 def classify_messages(request: str, clusters: Sequence[tuple[str, str, Sequence[str]]]) -> list[ChatMessage]:
     """A request and its candidate clusters (name, description, typical requests), numbered."""
     listed = "\n".join(
-        f"{i}. {_clip(describe(name, description), 300)}\n" + "\n".join(f"   - {_clip(t, 160)}" for t in typical)
+        f"{i}. {clip_text(describe(name, description), 300)}\n"
+        + "\n".join(f"   - {clip_text(t, 160)}" for t in typical)
         for i, (name, description, typical) in enumerate(clusters, start=1)
     )
     body = (
-        f"<request>\n{_clip(request, 600)}\n</request>\n\n<clusters>\n{listed}\n</clusters>\n\n"
+        f"<request>\n{clip_text(request, 600)}\n</request>\n\n<clusters>\n{listed}\n</clusters>\n\n"
         + CLASSIFY_PROMPT.format(count=len(clusters))
     )
     return [{"role": "system", "content": CLUSTER_SYSTEM}, {"role": "user", "content": body}]
@@ -266,7 +267,7 @@ def audit_messages(name: str, description: str, summaries: Sequence[str], clip: 
     """A cluster as the privacy auditor sees it: name, description, typical summaries, the scale."""
     scale = "\n".join(f"{n} - {text}" for n, text in AUDIT_SCALE.items())
     body = (
-        f"<cluster>\nname: {_clip(name, 200)}\ndescription: {_clip(description, 600)}\n</cluster>\n\n"
+        f"<cluster>\nname: {clip_text(name, 200)}\ndescription: {clip_text(description, 600)}\n</cluster>\n\n"
         f"<summaries>\n{_bullets(summaries, clip)}\n</summaries>\n\n" + AUDIT_PROMPT.format(scale=scale)
     )
     return [{"role": "system", "content": AUDIT_SYSTEM}, {"role": "user", "content": body}]

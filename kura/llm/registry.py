@@ -45,6 +45,8 @@ def get_llm(spec: str | LLM, **options: Any) -> LLM:
             spec.max_concurrency = options["max_concurrency"]
         return spec
     load_dotenv()
+    if spec.startswith("local:"):  # local:/path/model.gguf, local:NAME (kura/llm/sources.py)
+        spec = "local/" + spec.removeprefix("local:")
     prefix, _, model = spec.partition("/")
     if prefix not in _PROVIDERS:
         raise ConfigError(
@@ -143,5 +145,10 @@ register_provider(
     _compatible("openrouter", "https://openrouter.ai/api/v1", "OPENROUTER_BASE_URL", "OPENROUTER_API_KEY", True),
     "OpenRouter: OPENROUTER_API_KEY",
 )
-register_provider("local", _local, "llama.cpp in this process: local (Qwen2.5-Coder 0.5B), local/1.5b, local/PATH.gguf")
+register_provider(
+    "local",
+    _local,
+    "a local model: local (Qwen2.5-Coder 0.5B), local/1.5b, local:/path/model.gguf, local:NAME "
+    "(from a file, pip packages, the Hugging Face cache, Ollama or llama.cpp's server; see `kura doctor`)",
+)
 register_provider("fake", _fake, "a fake for tests: fake/echo, fake/invalid")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -51,3 +52,18 @@ class UsageMeter:
 
     def as_dict(self) -> dict[str, dict[str, int]]:
         return {label: asdict(usage) for label, usage in self.stages.items()}
+
+
+def meters_of(*components: Any) -> list[UsageMeter]:
+    """The usage meters behind components, each once and always in the same order: a
+    component's own (``usage``: an embedding API) and its model's (``llm.usage``).
+
+    An executor that runs a component's copy elsewhere (a Ray worker) counts on the copy's
+    meters and adds what they counted to these (kura/runner/ray_executor.py).
+    """
+    found: dict[int, UsageMeter] = {}
+    for component in components:
+        for meter in (getattr(component, "usage", None), getattr(getattr(component, "llm", None), "usage", None)):
+            if isinstance(meter, UsageMeter):
+                found.setdefault(id(meter), meter)
+    return list(found.values())

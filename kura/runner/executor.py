@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import TypeVar
 
 from kura.errors import ConfigError
@@ -62,6 +62,30 @@ class InProcess(Executor):
         finally:  # the consumer stopped early (an error, a kill): leave nothing running
             for task in pending:
                 task.cancel()
+
+
+class OnFirstItem(Executor):
+    """``executor``, calling ``start`` once when the first item reaches it: from then on the
+    stage waits on work no cache answered (a language model, a cluster), and this process has
+    time to spare."""
+
+    def __init__(self, executor: Executor, start: Callable[[], None]):
+        self.executor = executor
+        self.start = start
+
+    async def map(
+        self, function: Callable[[T], Awaitable[R]], items: Iterable[T], *, limit: int
+    ) -> AsyncIterator[tuple[T, R | Exception]]:
+        def announced() -> Iterator[T]:
+            started = False
+            for item in items:
+                if not started:
+                    started = True
+                    self.start()
+                yield item
+
+        async for pair in self.executor.map(function, announced(), limit=limit):
+            yield pair
 
 
 #: The executors a run can name (``kura run --executor``).

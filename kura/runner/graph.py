@@ -12,6 +12,7 @@ loading options (only ``summarise`` reads them) and the components.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -26,7 +27,7 @@ from kura.privacy.policy import PrivacyPolicy
 from kura.privacy.report import audit_tree, count_placeholders, summary_texts
 from kura.privacy.thresholds import enforce_minimums
 from kura.progress import StageBar
-from kura.runner.executor import Executor, InProcess
+from kura.runner.executor import Executor, InProcess, OnFirstItem
 from kura.runner.failures import record_failure
 from kura.runner.runner import Stage, StageOutput
 from kura.stages.assign import CentroidScorer
@@ -64,6 +65,30 @@ class Run:
     taxonomy: dict[str, Any] = field(default_factory=dict)
     #: Where per-item work (summaries, vectors) runs: this process by default.
     executor: Executor = field(default_factory=InProcess)
+    #: The map's projector getting ready in the background (``warm_up_map``), or None.
+    warming: threading.Thread | None = None
+
+    def warm_up_map(self) -> None:
+        """Start the projector's one-off work (UMAP's compilation: 5-10 s of CPU) in a thread,
+        while this process waits on a language model. Results stay the same: the projector's
+        ``warm_up`` promises it, and the map stage waits for the thread before it starts."""
+        if self.warming is not None or (self.keep_taxonomy and self.store.exists(artifacts.CONVERSATION_TABLE)):
+            return  # under way, or the map is kept from the last run (``place_beside_neighbours``)
+        projector = self.components["projector"]
+
+        def warm_up() -> None:
+            try:
+                projector.warm_up()
+            except Exception:  # the map stage's own call meets the same error and reports it
+                pass
+
+        self.warming = threading.Thread(target=warm_up, name="kura-warm-up-map", daemon=True)
+        self.warming.start()
+
+    def map_warmed(self) -> None:
+        """Wait for ``warm_up_map`` (if started): one projector call at a time."""
+        if self.warming is not None:
+            self.warming.join()
 
 
 @dataclass
@@ -107,14 +132,17 @@ async def summarise(run: Run, _: dict[str, Any], bar: StageBar) -> StageOutput:
         _conversations(run, failures),
         lambda conversation: policy.kept_conversation(conversation).model_dump_json(),
     )
+    summariser = run.components["summariser"]
+    # Waiting on a language model leaves the CPU idle: the map's projector gets ready meanwhile.
+    executor = OnFirstItem(run.executor, run.warm_up_map) if summariser.uses_llm else run.executor
     summaries = await summarise_stream(
         conversations,
-        run.components["summariser"],
+        summariser,
         cache=cache,
         failures=failures,
         extractors=run.extractors,
         on_item=bar.advance,
-        executor=run.executor,
+        executor=executor,
     )
     cache.flush()
     for failure in failures:
@@ -324,6 +352,7 @@ async def project(run: Run, inputs: dict[str, Any], bar: StageBar) -> StageOutpu
     if run.keep_taxonomy and run.store.exists(artifacts.CONVERSATION_TABLE):
         points = place_beside_neighbours(run.store, summaries, vectors)
     else:
+        run.map_warmed()
         points = np.asarray(run.components["projector"].fit_transform(vectors), dtype=np.float32)
     bar.advance(len(points))
     return StageOutput(points, computed=len(points))

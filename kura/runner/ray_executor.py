@@ -6,8 +6,10 @@ the stage in chunks (a huge input is never all in the driver's memory), each chu
 Ray dataset, and ``map_batches`` runs the item function on batches of ``limit`` items across the
 cluster. A worker runs a batch's items concurrently in its own event loop (the function is
 async: an LLM call, an embedding batch) and sends back each item's result or the exception it
-raised, so a failed item is recorded exactly as in this process. Ray schedules, retries lost
-tasks and spreads the load; nothing here does.
+raised, so a failed item is recorded exactly as in this process. The language-model and
+embedding usage a batch counted on the worker's copies of the components comes back with it and
+is added to this process's meters, so a run's tokens and cost are the same wherever it ran.
+Ray schedules, retries lost tasks and spreads the load; nothing here does.
 
 ``ray`` is imported only when a map starts: ``pip install 'kura[ray]'``. See docs/distributed.md.
 """
@@ -23,6 +25,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from kura.errors import ConfigError, KuraError, missing_package
+from kura.llm.usage import UsageMeter, meters_of
 from kura.runner.executor import Executor
 
 T = TypeVar("T")
@@ -103,6 +106,10 @@ class RayExecutor(Executor):
                 ) from exc
             if batch is None:
                 return
+            for counted in batch["usage"].to_pylist():
+                if counted:  # one row per batch carries what the batch counted
+                    for meter, worker_meter in zip(_meters(function), pickle.loads(counted)):
+                        meter.merge(worker_meter)
             for position, payload in zip(batch["position"].to_pylist(), batch["outcome"].to_pylist()):
                 yield position, pickle.loads(payload)
 
@@ -149,12 +156,30 @@ def _run_batch(batch: Any, function: Callable[[Any], Awaitable[Any]]) -> Any:
     import pyarrow as pa
 
     items = [pickle.loads(payload) for payload in batch["item"].to_pylist()]
+    meters = _meters(function)
+    for meter in meters:  # a copy of the driver's: what it counted there is counted there
+        meter.reset()
 
     async def gather() -> list[Any]:
         return await asyncio.gather(*(function(item) for item in items), return_exceptions=True)
 
     outcomes = [_packed(outcome) for outcome in asyncio.run(gather())]
-    return pa.table({"position": batch["position"], "outcome": pa.array(outcomes, type=pa.large_binary())})
+    usage = [pickle.dumps(meters)] + [b""] * (len(outcomes) - 1)
+    return pa.table(
+        {
+            "position": batch["position"],
+            "outcome": pa.array(outcomes, type=pa.large_binary()),
+            "usage": pa.array(usage, type=pa.large_binary()),
+        }
+    )
+
+
+def _meters(function: Callable[..., Any]) -> list[UsageMeter]:
+    """The usage meters of the components an item function works with (a ``functools.partial``
+    over them, or a bound method), found alike on the driver and on a worker."""
+    bound = [*getattr(function, "args", ()), *getattr(function, "keywords", {}).values()]
+    inner = getattr(function, "func", function)
+    return meters_of(getattr(inner, "__self__", None), *bound)
 
 
 def _packed(outcome: Any) -> bytes:

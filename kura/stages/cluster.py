@@ -19,6 +19,18 @@ from kura.stages.ward import compact, nearest, ward_kmeans
 from kura.types import Cluster
 
 
+def base_cluster_count(n: int, clusters_per_group: int = 10, max_clusters: int | None = 5_000) -> int:
+    """Kura's k rule: ceil(n / clusters_per_group), at most ``max_clusters``, between 1 and n."""
+    if clusters_per_group < 1:
+        raise ConfigError(f"clusters_per_group={clusters_per_group} should be >= 1")
+    if max_clusters is not None and max_clusters < 1:
+        raise ConfigError(f"max_clusters={max_clusters} should be >= 1 (or None for no cap)")
+    k = math.ceil(n / clusters_per_group)
+    if max_clusters is not None:
+        k = min(k, max_clusters)
+    return max(1, min(n, k))
+
+
 class Clusterer(Component, ABC):
     """Assigns each row of an embedding matrix to a cluster 0..k-1 (no noise label)."""
 
@@ -28,12 +40,20 @@ class Clusterer(Component, ABC):
 
 
 class KMeansClusterer(Clusterer):
-    """k-means with k = ceil(n / clusters_per_group) as in Kura, or a fixed ``n_clusters``.
+    """k-means with k = ceil(n / clusters_per_group) as in Kura, at most ``max_clusters``; or a
+    fixed ``n_clusters``.
+
+    The cap (default 5,000, reached at 50,000 conversations) keeps the base level something a
+    reader can navigate and a namer can afford: Kura 0.5's uncapped rule gives 100,000 base
+    clusters of 10 at a million conversations; capped, a million makes 5,000 clusters of about
+    200, near Clio's "many thousands of clusters" at its scale. ``max_clusters=None`` restores
+    Kura 0.5's rule. Why 5,000: see docs/scale.md ("The k rule").
 
     ``init="ward"`` (default) starts k-means from Ward's clusters on a nearest-neighbour graph:
     better and several times faster than k-means++ with restarts (see :mod:`kura.stages.ward`).
     Above ``sample_above`` rows it clusters a seeded sample of that size and assigns every row to
-    its nearest centroid, so time and memory stay bounded. ``minibatch=True`` uses scikit-learn's
+    its nearest centroid, so time and memory stay bounded (the default sample is
+    ``clusters_per_group`` rows per cluster at the cap). ``minibatch=True`` uses scikit-learn's
     mini-batch k-means instead (k-means++ start).
     """
 
@@ -42,6 +62,7 @@ class KMeansClusterer(Clusterer):
         clusters_per_group: int = 10,
         *,
         n_clusters: int | None = None,
+        max_clusters: int | None = 5_000,
         seed: int = 0,
         init: str = "ward",
         sample_above: int = 50_000,
@@ -49,6 +70,7 @@ class KMeansClusterer(Clusterer):
     ):
         self.clusters_per_group = clusters_per_group
         self.n_clusters = n_clusters
+        self.max_clusters = max_clusters
         self.seed = seed
         self.init = init
         self.sample_above = sample_above
@@ -56,18 +78,17 @@ class KMeansClusterer(Clusterer):
 
     @property
     def name(self) -> str:
-        k = f"k{self.n_clusters}" if self.n_clusters else f"per{self.clusters_per_group}"
+        k = f"k{self.n_clusters}" if self.n_clusters else f"per{self.clusters_per_group}:max{self.max_clusters}"
         how = "minibatch" if self.minibatch else f"{self.init}:sample{self.sample_above}"
         return f"kmeans:{k}:seed{self.seed}:{how}"
 
     def k_for(self, n: int) -> int:
+        """The number of clusters for ``n`` rows (``n_clusters``, else the capped Kura rule)."""
         if self.n_clusters is not None:
             if self.n_clusters < 1:
                 raise ConfigError(f"n_clusters={self.n_clusters} should be >= 1")
             return min(self.n_clusters, n)
-        if self.clusters_per_group < 1:
-            raise ConfigError(f"clusters_per_group={self.clusters_per_group} should be >= 1")
-        return max(1, min(n, math.ceil(n / self.clusters_per_group)))
+        return base_cluster_count(n, self.clusters_per_group, self.max_clusters)
 
     def fit_predict(self, vectors: np.ndarray) -> np.ndarray:
         n = len(vectors)
@@ -91,7 +112,7 @@ class KMeansClusterer(Clusterer):
         centroids = np.zeros((int(labels.max()) + 1, vectors.shape[1]))
         np.add.at(centroids, labels, vectors[sample])
         centroids /= np.bincount(labels)[:, None]
-        return compact(nearest(np.asarray(vectors, dtype=np.float64), centroids))
+        return compact(nearest(vectors, centroids))
 
     def _fit(self, vectors: np.ndarray, k: int) -> np.ndarray:
         if self.init == "ward":
@@ -127,7 +148,7 @@ class HDBSCANClusterer(Clusterer):
 
 
 CLUSTERERS = {
-    "kmeans": "k-means with k = ceil(n / clusters per group) (default)",
+    "kmeans": "k-means with k = ceil(n / clusters per group), at most 5,000 (default)",
     "minibatch": "mini-batch k-means: faster on very large runs",
     "hdbscan": "HDBSCAN: finds its own number of clusters, leaves outliers",
 }
@@ -207,6 +228,7 @@ async def name_base_clusters(groups: list[ClusterGroup], namer: ClusterNamer) ->
             slug=n.slug,
             chat_ids=g.chat_ids,
             parent_id=None,
+            named_by=n.named_by,
         )
         for g, n in zip(groups, named)
     ]

@@ -146,6 +146,7 @@ class EmbeddingHierarchy(HierarchyBuilder):
                     slug=gen.slug,
                     chat_ids=group.chat_ids,
                     parent_id=None,
+                    named_by=gen.named_by,
                 )
                 everything[parent.id] = parent
                 for j in idx:

@@ -16,6 +16,10 @@ from kura.runner.params import Component
 from kura.types import Cluster, ProjectedCluster
 from kura.types.tree import ClusterTree
 
+#: Below this many points UMAP computes exact neighbours (its own threshold, umap.umap_).
+PLACE_CHUNK = 65_536  # rows placed at once (x 384 floats: about 100 MB)
+UMAP_EXACT_BELOW = 4_096
+
 
 class Projector(Component, ABC):
     """Lays vectors out in 2-D."""
@@ -23,6 +27,10 @@ class Projector(Component, ABC):
     @abstractmethod
     def fit_transform(self, vectors: np.ndarray) -> np.ndarray:
         """An (n, 2) float array."""
+
+    def warm_up(self) -> None:
+        """Do now, on made-up data, the one-off work the first ``fit_transform`` would pay for
+        (imports, compilation), without changing any later result. Nothing by default."""
 
 
 class UMAPProjector(Projector):
@@ -59,8 +67,9 @@ class UMAPProjector(Projector):
         self.sample_size = sample_size
 
     @property
+    # v2: exact neighbours from scikit-learn (last bits of the map differ from v1): old runs recompute.
     def name(self) -> str:
-        return f"umap:{self.n_neighbors}:{self.min_dist}:{self.metric}:seed{self.seed}:sample{self.sample_size}"
+        return f"umap:v2:{self.n_neighbors}:{self.min_dist}:{self.metric}:seed{self.seed}:sample{self.sample_size}"
 
     def fit_transform(self, vectors: np.ndarray) -> np.ndarray:
         n = len(vectors)
@@ -73,9 +82,23 @@ class UMAPProjector(Projector):
         rows = self.sample_rows(n)
         rest = np.setdiff1d(np.arange(n), rows)
         points = np.zeros((n, 2))
-        points[rows] = self._umap(vectors[rows])
-        points[rest] = self.place(vectors[rest], vectors[rows], points[rows])
+        sample = np.asarray(vectors[rows])
+        points[rows] = self._umap(sample)
+        # Placed a chunk at a time: each row's place depends only on the sample, so the result is
+        # the same, and a million memory-mapped rows are never copied (and normalised) at once.
+        for start in range(0, len(rest), PLACE_CHUNK):
+            chunk = rest[start : start + PLACE_CHUNK]
+            points[chunk] = self.place(np.asarray(vectors[chunk]), sample, points[rows])
         return points
+
+    def warm_up(self) -> None:
+        """Import UMAP and compile its numba functions (5-10 s of CPU on 2 cores, in every fresh
+        process) by laying out and placing a few hundred seeded random points. Every result stays
+        the same: compiled code does not depend on who compiled it, UMAP draws from a generator of
+        its own per call, and these points touch nothing else."""
+        vectors = np.random.default_rng(self.seed).normal(size=(300, 16)).astype(np.float32)
+        points = self._umap(vectors[:250])
+        self.place(vectors[250:], vectors[:250], points)
 
     def sample_rows(self, n: int) -> np.ndarray:
         """The rows UMAP lays out when there are more than ``sample_size``: seeded, sorted."""
@@ -85,23 +108,10 @@ class UMAPProjector(Projector):
 
     def place(self, vectors: np.ndarray, sample: np.ndarray, sample_points: np.ndarray) -> np.ndarray:
         """Each of ``vectors`` beside its nearest ``sample`` point, pulled towards its neighbours."""
-        from sklearn import config_context
-        from sklearn.neighbors import NearestNeighbors
-        from sklearn.preprocessing import normalize
         from umap.umap_ import smooth_knn_dist
 
         k = min(self.n_neighbors, len(sample))
-        metric = self.metric
-        if metric == "cosine":
-            # The same neighbours by scikit-learn's fast search (chunked, threaded): between
-            # unit vectors, cosine distance is half the squared euclidean distance.
-            sample, vectors, metric = normalize(sample), normalize(vectors), "euclidean"
-        with config_context(working_memory=128):  # MB per chunk of distances: bounded memory
-            search = NearestNeighbors(n_neighbors=k, metric=metric, algorithm="brute").fit(sample)
-            distances, neighbours = search.kneighbors(vectors)
-        if self.metric == "cosine":
-            distances = distances**2 / 2
-        distances = np.ascontiguousarray(distances, dtype=np.float32)
+        distances, neighbours = self.neighbours(vectors, sample, k)
         # UMAP's transform: local_connectivity 0 for points outside the fitted set, so each
         # weight is exp(-d / sigma) with sigma set per point so the weights sum to log2(k).
         sigmas, _ = smooth_knn_dist(distances, float(k), local_connectivity=0.0)
@@ -112,20 +122,52 @@ class UMAPProjector(Projector):
         nearest = sample_points[neighbours[:, 0]]
         return nearest + self.pull * (np.einsum("ik,ikd->id", weights, sample_points[neighbours]) - nearest)
 
+    def neighbours(self, vectors: np.ndarray, sample: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest ``sample`` rows of each of ``vectors`` by ``metric``, exactly:
+        float32 distances (in the metric's own units) and row numbers, nearest first."""
+        from sklearn import config_context
+        from sklearn.neighbors import NearestNeighbors
+        from sklearn.preprocessing import normalize
+
+        metric = self.metric
+        # By scikit-learn's fast search (chunked, threaded) where it gives the same neighbours:
+        # between unit vectors, cosine distance is half the squared euclidean distance. A zero
+        # vector has no direction: cosine puts it at distance 1 from every other (as UMAP does),
+        # the euclidean shortcut at 0.5, nearer than most true neighbours.
+        shortcut = metric == "cosine" and bool(np.any(sample, axis=1).all() and np.any(vectors, axis=1).all())
+        if shortcut:
+            sample, vectors, metric = normalize(sample), normalize(vectors), "euclidean"
+        with config_context(working_memory=128):  # MB per chunk of distances: bounded memory
+            search = NearestNeighbors(n_neighbors=k, metric=metric, algorithm="brute").fit(sample)
+            distances, rows = search.kneighbors(vectors)
+        if shortcut:
+            distances = distances**2 / 2
+        return np.ascontiguousarray(distances, dtype=np.float32), rows
+
     def _umap(self, vectors: np.ndarray) -> np.ndarray:
         import warnings
 
         from umap import UMAP
 
+        k = min(self.n_neighbors, len(vectors) - 1)
+        # Below 4,096 points UMAP finds neighbours exactly, through scikit-learn's pairwise
+        # distances with its numba metric as a Python callable: one call per pair, 8 million at
+        # 4,000 points, 15 s on 2 cores. The same exact neighbours from the fast search take
+        # under a second (BENCHMARKS.md, "Language models: throughput and requests"). Above,
+        # UMAP's own approximate search is the right tool.
+        distances, rows = self.neighbours(vectors, vectors, k) if len(vectors) < UMAP_EXACT_BELOW else (None, None)
         with warnings.catch_warnings():
             # "n_jobs overridden to 1 by setting random_state": that is the point of a seed.
             warnings.filterwarnings("ignore", message=".*n_jobs.*")
+            # ...and without UMAP's search index there is no ``transform``: Kura never calls it.
+            warnings.filterwarnings("ignore", message=".*knn_search_index.*")
             model = UMAP(
                 n_components=2,
-                n_neighbors=min(self.n_neighbors, len(vectors) - 1),
+                n_neighbors=k,
                 min_dist=self.min_dist,
                 metric=self.metric,
                 random_state=self.seed,
+                precomputed_knn=(rows, distances),
             )
             return np.asarray(model.fit_transform(vectors), dtype=np.float64)
 

