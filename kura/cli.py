@@ -289,10 +289,10 @@ def formats() -> None:
 
 
 # The other commands, one module each (kura/commands/, kura/server/commands.py); they need `app`.
-from kura.commands import classify, diff, doctor, export, outcomes, trends  # noqa: E402
+from kura.commands import classify, diff, doctor, eval, export, outcomes, trends  # noqa: E402
 from kura.server import commands as server_commands  # noqa: E402
 
-for _module in (server_commands, classify, outcomes, trends, diff, export, doctor):
+for _module in (server_commands, classify, outcomes, trends, diff, export, doctor, eval):
     _module.register(app)
 
 

@@ -113,7 +113,7 @@ async def run_async(
         from kura.llm.local_names import local_namer
 
         namer = local_namer(config.local_names, config.name_budget, reporter.note)
-    namer = namer or DistinctiveTermsNamer()
+    namer = namer or DistinctiveTermsNamer(embedder=embedder_obj)  # phrases are compared with centroids
     hierarchy = hierarchy or EmbeddingHierarchy(
         top_clusters=config.top_clusters, levels=config.levels, seed=config.seed, namer=namer
     )

@@ -200,6 +200,7 @@ def groups_from_labels(
                 chat_ids=[chat_ids[i] for i in members[c]],
                 texts=[texts[i] for i in typical[c][:max_examples]],
                 contrastive=contrastive[:max_contrastive],
+                centroid=centroids[c],
             )
         )
     return groups

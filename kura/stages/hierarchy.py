@@ -2,9 +2,10 @@
 
 ``HierarchyBuilder`` is the seam. ``EmbeddingHierarchy`` needs no language model: Ward's method
 continues from the base clusters' centroids, each level is a cut of that tree, and groups are
-named by distinctive terms. Level sizes shrink geometrically from the base count to the top count (Clio). Every
-builder here terminates (a fixed number of levels), and a parent with a single child is never
-made: the child moves up instead (both were failures of Kura 0.5).
+named by the phrases their children share (``kura.stages.naming``). Level sizes shrink
+geometrically from the base count to the top count (Clio). Every builder here terminates (a
+fixed number of levels), and a parent with a single child is never made: the child moves up
+instead (both were failures of Kura 0.5).
 """
 
 from __future__ import annotations
@@ -74,6 +75,11 @@ def interleave(lists: Sequence[Sequence[str]]) -> list[str]:
     return [t for row in zip_longest(*lists) for t in row if t is not None]
 
 
+def interleave_owners(lists: Sequence[Sequence[str]]) -> list[int]:
+    """For each text of ``interleave(lists)``, the index of the list it came from."""
+    return [k for row in zip_longest(*lists) for k, t in enumerate(row) if t is not None]
+
+
 class EmbeddingHierarchy(HierarchyBuilder):
     """Offline hierarchy: size-weighted Ward over smoothed centroids, names from distinctive terms.
 
@@ -102,19 +108,28 @@ class EmbeddingHierarchy(HierarchyBuilder):
         everything = {c.id: c.model_copy() for c in base.clusters}
         current = [everything[c.id] for c in base.clusters]
         texts = list(base.texts)
+        vectors = np.asarray(base.vectors, dtype=np.float64)
         sizes = np.array([len(c.chat_ids) for c in current], dtype=np.float64)
         parents_per_level = ward_levels(base.vectors, sizes, self.sizes_for(len(current)), seed=self.seed)
         for depth, parent_of in enumerate(parents_per_level, start=1):
             children_of = [np.flatnonzero(parent_of == label) for label in range(int(parent_of.max()) + 1)]
-            merged = [idx for idx in children_of if len(idx) > 1]
-            groups = [
-                ClusterGroup(
-                    chat_ids=[i for j in idx for i in current[j].chat_ids],
-                    texts=interleave([texts[j][: self.texts_per_child] for j in idx]),
-                    children=[current[j].name for j in sorted(idx, key=lambda j: -len(current[j].chat_ids))],
+            weights = np.array([len(c.chat_ids) for c in current], dtype=np.float64)
+            centroids = [_unit(weights[idx] @ vectors[idx]) for idx in children_of]
+            groups = []
+            for idx, centroid in zip(children_of, centroids):
+                if len(idx) == 1:
+                    continue
+                largest_first = sorted(idx, key=lambda j: -len(current[j].chat_ids))
+                taken = [texts[j][: self.texts_per_child] for j in largest_first]
+                groups.append(
+                    ClusterGroup(
+                        chat_ids=[i for j in idx for i in current[j].chat_ids],
+                        texts=interleave(taken),
+                        children=[current[j].name for j in largest_first],
+                        child_of=interleave_owners(taken),
+                        centroid=centroid,
+                    )
                 )
-                for idx in merged
-            ]
             named = iter(await self.namer.name_groups(groups)) if groups else iter(())
             group_iter = iter(groups)
             next_level, next_texts = [], []
@@ -138,5 +153,9 @@ class EmbeddingHierarchy(HierarchyBuilder):
                     current[j].parent_id = parent.id
                 next_level.append(parent)
                 next_texts.append(interleave([texts[j] for j in idx]))
-            current, texts = next_level, next_texts
+            current, texts, vectors = next_level, next_texts, np.vstack(centroids)
         return list(everything.values())
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-12)
