@@ -278,7 +278,7 @@ class DistinctiveTermsNamer(ClusterNamer):
     phrases the description lists.
     """
 
-    code_version = 2  # phrases instead of keyword lists: runs named by version 1 are named again
+    code_version = 3  # 2: phrases, not keyword lists; 3: no two single words joined by "and"
 
     def __init__(
         self,
@@ -376,6 +376,12 @@ class DistinctiveTermsNamer(ClusterNamer):
             V = np.vstack([vectors[s] for s in shown])
             score = score + CLOSENESS * (V @ np.asarray(group.centroid, dtype=np.float64))
         first = int(np.argmax(score))
+        if " " not in keys[first]:
+            # One word alone ("Write", "Draw") is too thin to read as a name: take the strongest
+            # longer phrase around it ("write a poem") when it is nearly as strong.
+            around = [j for j in range(len(keys)) if " " in keys[j] and keys[first] in keys[j].split()]
+            if around and score[max(around, key=lambda j: score[j])] >= WIDER * score[first]:
+                first = max(around, key=lambda j: score[j])
         if alone:  # one example phrase, not a pairing of two members' words
             return shown[first]
         # MMR: the second phrase is the strongest that says something the first does not.
@@ -395,7 +401,9 @@ class DistinctiveTermsNamer(ClusterNamer):
                 return span
         similar = V is not None and float(V[second] @ V[first]) >= SIMILAR
         joined = f"{shown[first]} and {shown[second]}"
-        if score[second] >= SECOND * score[first] and not similar and len(joined.split()) <= SPAN_WORDS:
+        # Two single words joined ("Healthy and speed") read as nonsense: only phrases are joined.
+        phrases = " " in keys[first] and " " in keys[second]
+        if phrases and score[second] >= SECOND * score[first] and not similar and len(joined.split()) <= SPAN_WORDS:
             return joined
         return shown[first]
 
@@ -412,6 +420,8 @@ CLOSENESS = 3.0
 MMR_RELEVANCE = 0.7
 #: A second phrase is named (joined by "and") only when it scores at least this share of the first.
 SECOND = 0.8
+#: A single word gives way to a longer phrase holding it that scores at least this share of it.
+WIDER = 0.5
 #: Two phrases whose vectors are at least this similar say the same thing: one is named.
 SIMILAR = 0.6
 #: A name may quote the shortest stretch (at most SPAN_WORDS words) of one of the SPAN_TEXTS most
