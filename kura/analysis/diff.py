@@ -162,12 +162,8 @@ class RunDiff:
 
 
 # -- reading runs -------------------------------------------------------------------------------
-def load_clusters(run_dir: str | Path, level: int | None = None) -> RunClusters:
-    """The clusters of a finished run at ``level`` (None: the base clusters; 0: the top level).
-
-    A branch that ends above ``level`` contributes its base cluster, so every conversation is
-    in exactly one compared cluster.
-    """
+def finished_tree(run_dir: str | Path) -> ClusterTree:
+    """The cluster tree of a finished run, or one clear error saying what is missing."""
     run_dir = Path(run_dir)
     if not is_run_dir(run_dir):
         raise InputError(
@@ -175,8 +171,21 @@ def load_clusters(run_dir: str | Path, level: int | None = None) -> RunClusters:
         )
     store = RunStore(run_dir)
     if not store.exists(artifacts.TREE):
-        raise InputError("the run has no hierarchy yet (meta_clusters.jsonl): run `kura run` again", path=str(run_dir))
-    tree = ClusterTree(store.read_models(artifacts.TREE, Cluster))
+        raise InputError(
+            "the run has no hierarchy yet (meta_clusters.jsonl): run `kura run` again to finish it", path=str(run_dir)
+        )
+    return ClusterTree(store.read_models(artifacts.TREE, Cluster))
+
+
+def load_clusters(run_dir: str | Path, level: int | None = None) -> RunClusters:
+    """The clusters of a finished run at ``level`` (None: the base clusters; 0: the top level).
+
+    A branch that ends above ``level`` contributes its base cluster, so every conversation is
+    in exactly one compared cluster.
+    """
+    run_dir = Path(run_dir)
+    tree = finished_tree(run_dir)
+    store = RunStore(run_dir)
     depths = tree.depths()
     leaves = tree.leaves()
     if level is None:

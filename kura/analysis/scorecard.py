@@ -28,11 +28,9 @@ from typing import IO, Any
 
 import numpy as np
 
+from kura.analysis.diff import finished_tree
 from kura.errors import InputError, KuraError
-from kura.store import artifacts
-from kura.store.run import RunStore, is_run_dir
 from kura.types import Cluster
-from kura.types.tree import ClusterTree
 
 #: Columns that name the conversation, in the order they are looked for.
 ID_COLUMNS = ("id", "chat_id", "conversation_id")
@@ -205,17 +203,7 @@ def label_text(label: str) -> str:
 # -- the run ------------------------------------------------------------------------------------
 def run_levels(run_dir: str | Path) -> list[list[Cluster]]:
     """The clusters of every level of a finished run, top first; the last level is the base."""
-    run_dir = Path(run_dir)
-    if not is_run_dir(run_dir):
-        raise InputError(
-            "is not a Kura run directory (no run.json): run `kura run INPUT --out DIR` first", path=str(run_dir)
-        )
-    store = RunStore(run_dir)
-    if not store.exists(artifacts.TREE):
-        raise InputError(
-            "the run has no hierarchy yet (meta_clusters.jsonl): run `kura run` again to finish it", path=str(run_dir)
-        )
-    tree = ClusterTree(store.read_models(artifacts.TREE, Cluster))
+    tree = finished_tree(run_dir)
     depths = tree.depths()
     leaves = {c.id for c in tree.leaves()}
     deepest = max(depths.values(), default=0)
