@@ -96,6 +96,9 @@ def test_sql_over_a_run(real_run):
     assert rows[0][0] == 100 and rows[0][1] >= 2
     columns, rows = sql(out, "select sum(count) from clusters where parent_id is null")
     assert rows[0][0] == 100
+    # every name says who made it: here, with no model, the offline namer at every level
+    columns, rows = sql(out, "select named_by, count(*) from clusters group by named_by")
+    assert [r[0] for r in rows] == ["terms"]
 
 
 def test_rerun_reuses_everything_and_calls_no_summariser(tmp_path):

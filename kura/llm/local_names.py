@@ -29,11 +29,11 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field, create_model
 
 from kura.llm.base import LLM, ChatMessage
-from kura.llm.namer import OFFLINE_NAMER, check_name
+from kura.llm.namer import check_name
 from kura.llm.prompts import ANALYST_RULES, clip_text
 from kura.llm.registry import get_llm
 from kura.llm.schema import response_schema
-from kura.stages.naming import ClusterGroup, ClusterNamer, DistinctiveTermsNamer
+from kura.stages.naming import OFFLINE_NAMER, ClusterGroup, ClusterNamer, DistinctiveTermsNamer
 from kura.types import GeneratedCluster
 
 STAGE = "names"

@@ -123,14 +123,9 @@ def tidy(named: GeneratedCluster, *, named_by: str | None = None) -> GeneratedCl
     )
 
 
-#: ``named_by`` of a name made without a model (distinctive terms).
-OFFLINE_NAMER = "terms"
-
-
 def offline_names(groups: list[ClusterGroup]) -> list[GeneratedCluster]:
     """The offline namer's names, marked as such: the stand-in when a model's answer is missing."""
-    named = DistinctiveTermsNamer().name_groups_sync(groups)
-    return [n.model_copy(update={"named_by": OFFLINE_NAMER}) for n in named]
+    return DistinctiveTermsNamer().name_groups_sync(groups)  # each marked named_by="terms"
 
 
 def _group_id(group: ClusterGroup) -> str:

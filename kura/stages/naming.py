@@ -71,6 +71,10 @@ class ClusterNamer(Component, ABC):
         """One ``GeneratedCluster`` per group, in the same order."""
 
 
+#: ``named_by`` of a name made without a model (phrases from the members' own words).
+OFFLINE_NAMER = "terms"
+
+
 def cluster_id(level: int, chat_ids: list[str]) -> str:
     """Deterministic: the same members at the same level always get the same id."""
     digest = hashlib.sha1(("\x1f".join([str(level), *sorted(chat_ids)])).encode()).hexdigest()
@@ -355,7 +359,7 @@ class DistinctiveTermsNamer(ClusterNamer):
         about = f"Requests about {', '.join(listed)}." if listed else "Requests with no shared words."
         description = f'{about} Typical: "{typical}"' if typical else about
         slug = "_".join(re.findall(r"[a-z0-9]+", title.lower())[:3]) or "cluster"
-        return GeneratedCluster(name=title, summary=description, slug=slug)
+        return GeneratedCluster(name=title, summary=description, slug=slug, named_by=OFFLINE_NAMER)
 
     def _title(
         self,
