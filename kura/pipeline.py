@@ -113,7 +113,13 @@ async def run_async(
         from kura.llm.local_names import local_namer
 
         namer = local_namer(config.local_names, config.name_budget, reporter.note)
-    namer = namer or DistinctiveTermsNamer(embedder=embedder_obj)  # phrases are compared with centroids
+    if namer is None:
+        from kura.llm.embeddings import OpenAIEmbedder
+
+        # Phrases are compared with the clusters' centroids by the run's own embedder when it is
+        # local; over an API every level's phrases would be extra paid requests, so there the
+        # names come from c-TF-IDF alone.
+        namer = DistinctiveTermsNamer(embedder=None if isinstance(embedder_obj, OpenAIEmbedder) else embedder_obj)
     hierarchy = hierarchy or EmbeddingHierarchy(
         top_clusters=config.top_clusters, levels=config.levels, seed=config.seed, namer=namer
     )
