@@ -47,6 +47,7 @@ from typing import Any, Literal
 import numpy as np
 
 from kura.errors import InputError, KuraError
+from kura.stages.ward import unit
 from kura.store import artifacts
 from kura.store.run import RunStore, is_run_dir
 from kura.types import Cluster, ConversationSummary
@@ -214,12 +215,8 @@ def _centroids(store: RunStore, clusters: list[Cluster]) -> dict[str, np.ndarray
         rows = np.asarray(vectors[sorted(row_of[i] for i in c.chat_ids if i in row_of)], dtype=np.float64)
         rows = rows[np.isfinite(rows).all(axis=1)]
         if len(rows):
-            out[c.id] = _unit(_unit(rows).mean(axis=0, keepdims=True))[0]
+            out[c.id] = unit(unit(rows).mean(axis=0, keepdims=True))[0]
     return out
-
-
-def _unit(rows: np.ndarray) -> np.ndarray:
-    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
 
 
 # -- matching -----------------------------------------------------------------------------------

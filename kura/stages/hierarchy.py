@@ -21,7 +21,7 @@ import numpy as np
 from kura.errors import ConfigError
 from kura.runner.params import Component
 from kura.stages.naming import ClusterGroup, ClusterNamer, DistinctiveTermsNamer, cluster_id
-from kura.stages.ward import geometric_sizes, ward_levels
+from kura.stages.ward import geometric_sizes, unit, ward_levels
 from kura.types import Cluster
 
 
@@ -114,7 +114,7 @@ class EmbeddingHierarchy(HierarchyBuilder):
         for depth, parent_of in enumerate(parents_per_level, start=1):
             children_of = [np.flatnonzero(parent_of == label) for label in range(int(parent_of.max()) + 1)]
             weights = np.array([len(c.chat_ids) for c in current], dtype=np.float64)
-            centroids = [_unit(weights[idx] @ vectors[idx]) for idx in children_of]
+            centroids = unit(np.vstack([weights[idx] @ vectors[idx] for idx in children_of]))
             groups = []
             for idx, centroid in zip(children_of, centroids):
                 if len(idx) == 1:
@@ -153,9 +153,5 @@ class EmbeddingHierarchy(HierarchyBuilder):
                     current[j].parent_id = parent.id
                 next_level.append(parent)
                 next_texts.append(interleave([texts[j] for j in idx]))
-            current, texts, vectors = next_level, next_texts, np.vstack(centroids)
+            current, texts, vectors = next_level, next_texts, centroids
         return list(everything.values())
-
-
-def _unit(vector: np.ndarray) -> np.ndarray:
-    return vector / max(float(np.linalg.norm(vector)), 1e-12)
