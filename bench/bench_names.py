@@ -3,6 +3,16 @@
     python bench/bench_names.py                          # the 3,000-query slice: run + scorecard, ~1 min
     python bench/bench_names.py --n-per-intent 0         # all 22,500 queries, ~5 min (mostly embedding)
     python bench/bench_names.py --speed /tmp/scale100k.jsonl   # naming 100,000 conversations (~14k clusters)
+    python bench/bench_names.py --local-levels 60 --regroup    # the local model names levels of <= 60 clusters
+
+With ``--local-levels N`` every level of at most N clusters is named by the local model
+(``BudgetedNamer``, no time limit; the offline run's summaries and vectors are reused from a copy).
+``--regroup`` then asks whether the words could give a better top level, as Clio clusters its
+clusters' names: the clusters of the level under the top are grouped again by Ward into as many
+groups as the top has, from their centroids, from their embedded names and descriptions, and
+from a mix, and each grouping is scored against the domains (NMI over the queries). "Oracle
+names" (each cluster named by its majority intent, e.g. "credit limit change") bound what any
+namer could add this way.
 
 The first form writes the queries and a labels file (id, intent, domain) under ``--work``, runs
 the whole offline pipeline (MiniLM, PCA map, 10 top clusters) into a run directory there
@@ -24,8 +34,10 @@ import asyncio
 import json
 import math
 import shlex
+import shutil
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +70,17 @@ def scorecard_bench(args: argparse.Namespace) -> None:
 
     data, labels = write_slice(args.n_per_intent, args.work)
     out = args.work / f"run-{data.stem}"
+    namer = None
+    if args.local_levels:
+        namer = local_level_namer(args.local_levels)
+        if not (out / "run.json").exists():
+            kura.run([str(data)], out, top_clusters=args.top, projector="pca", seed=args.seed)
+        local = args.work / f"run-{data.stem}-local{args.local_levels}"
+        if not local.exists():  # the offline run's summaries and vectors; names and the tree are redone
+            shutil.copytree(out, local)
+        out = local
     t0 = time.perf_counter()
-    result = kura.run([str(data)], out, top_clusters=args.top, projector="pca", seed=args.seed)
+    result = kura.run([str(data)], out, top_clusters=args.top, projector="pca", seed=args.seed, namer=namer)
     wall = time.perf_counter() - t0
     card = scorecard(out, labels)
     print(f"CLINC150 {data.stem}: {card.matched:,} queries, run {wall:.1f} s (resumed stages are not re-timed)")
@@ -68,21 +89,83 @@ def scorecard_bench(args: argparse.Namespace) -> None:
     for column, rows in card.scores.items():
         print(f"\nagainst {column} ({rows[0].labels} labels, name score by chance {rows[0].chance:.3f})")
         print(
-            f"{'level':8s} {'k':>5s} {'NMI':>6s} {'AMI':>6s} {'ARI':>6s} {'hom':>6s} {'comp':>6s} {'purity':>6s} {'name':>6s}"
+            f"{'level':8s} {'k':>5s} {'NMI':>6s} {'AMI':>6s} {'ARI':>6s} {'hom':>6s} {'comp':>6s} {'purity':>6s} {'name':>6s} {'right':>6s}"
         )
         for s in rows:
             print(
                 f"{f'{s.level} {s.role}':8s} {s.clusters:5d} {s.nmi:6.3f} {s.ami:6.3f} {s.ari:6.3f} {s.homogeneity:6.3f} "
-                f"{s.completeness:6.3f} {s.purity:6.3f} {s.name_score:6.3f}"
+                f"{s.completeness:6.3f} {s.purity:6.3f} {s.name_score:6.3f} {s.names_right:6.3f}"
             )
         chosen = card.name_level(column)
         if chosen is not None:
-            print(f"name score at the coarsest level with >= {chosen.labels} clusters: {chosen.name_score:.3f}")
+            print(
+                f"name score at the coarsest level with >= {chosen.labels} clusters: {chosen.name_score:.3f} "
+                f"(ceiling: purity {chosen.purity:.3f}); names right {chosen.names_right:.3f}"
+            )
     tree = ClusterTree(result.clusters)
     print("\ntop of the tree:")
     for root in tree.roots:
         kids = ", ".join(repr(c.name) for c in tree.children(root.id)[:4])
         print(f"  {root.name!r} ({root.count}): {kids}")
+    by = Counter(c.named_by for c in result.clusters)
+    print("named by: " + ", ".join(f"{k} {v}" for k, v in by.most_common()))
+    if args.regroup:
+        regroup(out, labels, "domain")
+
+
+def local_level_namer(max_groups: int):  # noqa: ANN201
+    from kura.embedders import get_embedder
+    from kura.llm.local_names import BudgetedNamer
+    from kura.stages.naming import DistinctiveTermsNamer
+
+    offline = DistinctiveTermsNamer(embedder=get_embedder("minilm"))  # as the offline run's namer
+    return BudgetedNamer("local", offline=offline, budget_seconds=1e9, max_groups=max_groups)
+
+
+def regroup(run: Path, labels: Path, column: str) -> None:
+    """Group the clusters under the top level again by Ward, from centroids, words or both (NMI vs ``column``)."""
+    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.metrics import normalized_mutual_info_score
+
+    from kura.analysis.scorecard import label_text, read_labels, run_levels
+    from kura.embedders import get_embedder, normalise
+    from kura.stages.ward import ward_levels
+    from kura.store import RunStore, artifacts
+    from kura.types import ConversationSummary
+
+    levels = run_levels(run)
+    top, below = levels[0], levels[1]
+    label_of = read_labels(labels).columns
+    store = RunStore(run)
+    ids = [s.chat_id for s in store.read_models(artifacts.SUMMARIES, ConversationSummary)]
+    vectors = dict(zip(ids, np.load(run / "vectors.npy")))
+    centroids = normalise(np.vstack([np.mean([vectors[i] for i in c.chat_ids], axis=0) for c in below]))
+    model = get_embedder("minilm")
+    names = normalise(np.asarray(model.encode([f"{c.name}. {c.description}" for c in below])))
+    oracle = normalise(
+        np.asarray(
+            model.encode(
+                [label_text(Counter(label_of["intent"][i] for i in c.chat_ids).most_common(1)[0][0]) for c in below]
+            )
+        )
+    )
+    truth = [label_of[column][i] for c in below for i in c.chat_ids]
+    sizes = np.array([len(c.chat_ids) for c in below], dtype=np.float64)
+
+    def nmi(assigned: np.ndarray) -> float:
+        return float(
+            normalized_mutual_info_score(truth, [assigned[k] for k, c in enumerate(below) for _ in c.chat_ids])
+        )
+
+    actual = {i: k for k, c in enumerate(top) for i in c.chat_ids}
+    print(f"\nregroup: the {len(below)} clusters under the top level into {len(top)} groups, NMI against {column}s")
+    print(f"  the run's own top level                  {nmi(np.array([actual[c.chat_ids[0]] for c in below])):.3f}")
+    for label, words in (("names + descriptions", names), ("oracle names", oracle)):
+        for w in (0.0, 0.25, 0.5, 1.0):
+            mixed = np.hstack([np.sqrt(1 - w) * centroids, np.sqrt(w) * words])
+            plain = AgglomerativeClustering(n_clusters=len(top)).fit_predict(mixed)
+            weighted = ward_levels(mixed, sizes, [len(top)])[0]
+            print(f"  {label:22s} weight {w:4.2f}   Ward {nmi(plain):.3f}   Kura's Ward {nmi(weighted):.3f}")
 
 
 def speed_bench(args: argparse.Namespace) -> None:
@@ -161,6 +244,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/kura_bench_names"), help="data and run directories")
     ap.add_argument("--speed", type=Path, help="time naming on this JSONL (bench/make_scale_data.py) instead")
     ap.add_argument("--n", type=int, default=100_000, help="conversations to read for --speed")
+    ap.add_argument("--local-levels", type=int, default=0, help="the local model names levels of at most N clusters")
+    ap.add_argument("--regroup", action="store_true", help="measure regrouping the top level from names")
     args = ap.parse_args(argv)
     if args.speed:
         speed_bench(args)

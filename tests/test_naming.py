@@ -14,6 +14,7 @@ from kura.stages.naming import (
     ClusterGroup,
     DistinctiveTermsNamer,
     covering_span,
+    nouns_of,
     phrases_of,
 )
 from kura.types import Conversation, Message
@@ -79,6 +80,62 @@ def test_a_parent_is_named_for_what_its_children_share():
     assert " · " not in named[0].name and "rewards" not in named[0].name.lower()
 
 
+def test_nouns_are_told_from_how_the_texts_use_words():
+    texts = [
+        "pay my water bill",
+        "when is the bill due",
+        "set a timer for ten minutes",
+        "cancel the timer",
+        "call my mom",
+        "can you call me later",
+        "is it healthy to skip breakfast?",
+        "healthy snacks for kids",
+        "add milk to my shopping list",
+        "what is on the shopping list",
+    ]
+    nouns = nouns_of(texts)
+    assert {"bill", "timer", "list"} <= nouns
+    assert not {"call", "healthy", "shopping", "pay", "set"} & nouns  # verbs, adjectives, modifiers
+
+
+def _parent(children: dict[str, list[str]]) -> ClusterGroup:
+    texts = [t for row in zip(*children.values()) for t in row]
+    owners = [k for row in zip(*children.values()) for k, _ in enumerate(row)]
+    return ClusterGroup(
+        chat_ids=[str(i) for i in range(len(texts))], texts=texts, children=list(children), child_of=owners
+    )
+
+
+def test_a_parent_whose_children_share_nothing_lists_what_the_largest_are_about():
+    mixed = _parent(
+        {
+            "Set a timer": ["set a timer for the pasta", "start a timer", "cancel the timer now"],
+            "Water bill": ["pay my water bill", "when is the water bill due", "how much is the water bill"],
+            "Flight status": ["is my flight on time", "status of the flight to rome", "check the flight status"],
+        }
+    )
+    other = _parent(
+        {"Car insurance": ["car insurance quote", "cheap car insurance"], "Oil": ["oil change", "oil type"]}
+    )
+    named = DistinctiveTermsNamer().name_groups_sync([mixed, other])
+    assert named[0].name == "Timer, water bill and flight status"  # largest children first, each a noun phrase
+    assert named[0].name not in mixed.children
+
+
+def test_a_phrase_one_member_of_a_child_says_is_not_the_childs():
+    parent = _parent(
+        {
+            "Timer": ["set a timer please", "start a timer", "timer for pasta"],
+            "Alarm": ["set an alarm for six", "wake me with an alarm", "alarm at noon please"],
+            "Reminder": ["remind me to call mom", "a reminder for the pasta", "reminder at noon"],
+        }
+    )
+    other = _parent({"Weather": ["weather today", "weather in rome"], "Rain": ["will it rain", "rain tomorrow"]})
+    named = DistinctiveTermsNamer().name_groups_sync([parent, other])
+    # "pasta", "noon" and "please" are each said once in two children: not a theme of the parent
+    assert not {"pasta", "noon", "please"} & set(named[0].name.lower().replace(",", "").split()), named[0].name
+
+
 def test_the_name_changes_the_fingerprint_so_old_runs_recompute():
     assert DistinctiveTermsNamer().name.startswith("phrases:v2:")
     assert DistinctiveTermsNamer(embedder="hashing").fingerprint() != DistinctiveTermsNamer().fingerprint()
@@ -94,10 +151,13 @@ def test_names_of_a_real_run_are_short_phrases_never_cut_or_glued(tmp_path, sour
     result = kura.run(inputs, tmp_path / "run", embedder="hashing", projector="pca", top_clusters=5)
     tree = ClusterTree(result.clusters)
     names = [c.name for c in result.clusters]
-    for name in names:
-        assert "…" not in name and " · " not in name and ", " not in name.removeprefix("Assorted requests, such as")
-        assert 0 < len(name.split()) <= 12 and name[0].isupper()
     parents = [c for c in result.clusters if tree.children(c.id)]
+    for cluster in result.clusters:
+        name = cluster.name
+        assert "…" not in name and " · " not in name and 0 < len(name.split()) <= 12 and name[0].isupper()
+        listed = name.removeprefix("Assorted requests, such as").split(", ")
+        # a keyword list never; a list of at most three themes only for a parent ("Timer, bill and flight")
+        assert len(listed) == 1 or (cluster in parents and len(listed) <= 3 and " and " in listed[-1]), name
     assert parents and all(c.description.startswith("Requests about") for c in parents)
     shared = [n for n in names if not n.startswith("Assorted")]
     assert len(shared) >= 0.7 * len(names)  # most clusters have a phrase of their own

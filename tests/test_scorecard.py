@@ -77,6 +77,24 @@ def test_names_equal_to_the_labels_score_one_and_shuffled_labels_score_near_chan
     shuffled.write_text("".join(json.dumps({"id": i, "label": n}) + "\n" for i, n in zip(ids, names)))
     noise = scorecard(run, shuffled).scores["label"][-1]
     assert noise.name_score < 0.2 and noise.nmi < exact.nmi - 0.3
+    assert exact.names_right == pytest.approx(1.0) and noise.names_right < 0.3
+
+
+def test_names_right_takes_the_clusters_impurity_out_of_the_name_score(labelled_run, tmp_path):
+    run, _, _ = labelled_run
+    base = run_levels(run)[-1]
+    # Every fourth member of each cluster labelled with the next cluster's name: the clusters are
+    # impure against these labels, but every name still picks its cluster's most common label.
+    rows = [
+        {"id": i, "label": base[(k + 1) % len(base)].name if j % 4 == 3 else c.name}
+        for k, c in enumerate(base)
+        for j, i in enumerate(c.chat_ids)
+    ]
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    score = scorecard(run, mixed).scores["label"][-1]
+    assert score.purity < 0.85 and score.name_score == pytest.approx(score.purity)
+    assert score.names_right == pytest.approx(1.0)
 
 
 def test_purity_and_the_metrics_on_a_hand_worked_case():

@@ -8,7 +8,10 @@ The **name score** asks whether the words on a cluster identify what is in it (t
 Clio's reconstruction check): the cluster names and the label names (``credit_limit`` reads
 "credit limit") are embedded with the same model, each cluster's name picks the label whose
 name is most similar, and the score is the share of conversations whose own label was picked.
-Chance is 1 / the number of labels. A level coarser than the labels cannot score well (a
+Chance is 1 / the number of labels. The name score can never beat the level's purity (a cluster
+has one name, its members several labels); **names right** takes the clusters' impurity out:
+of the conversations in their cluster's most common label, the share whose cluster's name picks
+that label. A level coarser than the labels cannot score well (a
 cluster named "Banking" holds several intents), so the score that says most about names is at
 the coarsest level with at least as many clusters as labels (``Scorecard.name_level``).
 
@@ -22,6 +25,7 @@ import csv
 import gzip
 import io
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -65,6 +69,9 @@ class LevelScore:
     purity: float
     name_score: float
     chance: float
+    #: The name score without the clusters' impurity: of the conversations in their cluster's
+    #: most common label, the share whose cluster name picks that label (can reach 1).
+    names_right: float = 0.0
 
 
 @dataclass
@@ -275,15 +282,20 @@ def scorecard(
         label_vectors = np.asarray(model.encode([label_text(x) for x in label_names]), dtype=np.float64)
         rows = []
         for depth, level in enumerate(levels):
-            truth, assigned, hits = [], [], 0
+            truth, assigned, hits, right, majorities = [], [], 0, 0, 0
             for number, cluster in enumerate(level):
                 guessed = label_names[int(np.argmax(label_vectors @ name_vectors[cluster.name]))]
+                held = Counter(label_of[i] for i in cluster.chat_ids if i in matched and i in label_of)
                 for chat_id in cluster.chat_ids:
                     own = label_of.get(chat_id) if chat_id in matched else None
                     if own is not None:
                         truth.append(own)
                         assigned.append(number)
                         hits += own == guessed
+                if held:
+                    majority, count = held.most_common(1)[0]
+                    majorities += count
+                    right += count if guessed == majority else 0
             role = "top" if depth == 0 else "base" if depth == len(levels) - 1 else ""
             rows.append(
                 LevelScore(
@@ -294,6 +306,7 @@ def scorecard(
                     labels=len(label_names),
                     name_score=hits / len(truth),
                     chance=1 / len(label_names),
+                    names_right=right / majorities,
                     **score_level(truth, assigned),
                 )
             )

@@ -33,7 +33,8 @@ def eval_command(
     as_json: bool = typer.Option(False, "--json", help="Print the scorecard as JSON."),
 ) -> None:
     """Score every level of a run against labels: NMI, AMI, ARI, homogeneity, completeness,
-    purity, and how often a cluster's name identifies its members' label."""
+    purity, how often a cluster's name identifies its members' label (name score), and how often it
+    identifies the cluster's most common label (names right)."""
     from kura.analysis.scorecard import scorecard
 
     card = scorecard(run_dir, labels, columns=column or None, id_column=id_column, embedder=embedder)
@@ -56,6 +57,7 @@ def eval_command(
             "completeness",
             "purity",
             "name score",
+            "names right",
             title=f"against {escape(name)} ({rows[0].labels:,} labels; name score by chance {rows[0].chance:.3f})",
             title_justify="left",
         )
@@ -67,12 +69,14 @@ def eval_command(
                 f"{s.clusters:,}",
                 *(f"{v:.3f}" for v in (s.nmi, s.ami, s.ari, s.homogeneity, s.completeness, s.purity)),
                 f"{mark}{s.name_score:.3f}",
+                f"{mark}{s.names_right:.3f}",
             )
         out.print(table)
         if chosen is not None:
             out.print(
                 f"Name score at the coarsest level with at least as many clusters as labels (level {chosen.level}, "
-                f"{chosen.clusters:,} clusters): [bold]{chosen.name_score:.3f}[/]",
+                f"{chosen.clusters:,} clusters): [bold]{chosen.name_score:.3f}[/] (purity {chosen.purity:.3f} is its "
+                f"ceiling); names right {chosen.names_right:.3f}",
                 highlight=False,
             )
 

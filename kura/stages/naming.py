@@ -13,12 +13,16 @@ the way KeyBERT and BERTopic's representation models choose keywords:
 3. **Closeness** (with the run's embedder and the groups' centroids): the best candidates are
    embedded in one batch and scored by their cosine to the centroid, as KeyBERT does.
 4. **Diversity**: maximal marginal relevance picks a second phrase that says something else.
+5. **Joining**: two phrases, or two nouns, are joined by "and"; two single words that are not both
+   nouns ("Healthy and speed") are not. Nouns are told from the texts (``nouns_of``: a noun ends a
+   phrase opened by a determiner, "my bill").
 
 The name is then the shortest stretch of a typical member's words that holds both phrases ("Set
 a timer for the pasta"), else both joined by "and" when the second is nearly as strong, else the
 best phrase alone. A group with no phrase of its own is called "Assorted requests, such as ...".
 A parent (a group with ``children``) counts a phrase once per *child* using it, so its name says
-what its children share; it is never a list of the children's names. The description lists the
+what its children share; it is never a list of the children's names, nor exactly one child's name
+when a second phrase can join it. The description lists the
 top phrases and quotes the most typical request.
 """
 
@@ -190,6 +194,38 @@ def phrases_of(text: str) -> dict[str, str]:
     return out
 
 
+#: Words that open a noun phrase ("my bill", "the weather", "which airline").
+DETERMINERS = frozenset(
+    "a an the my your our their his her its this these those some any every each another what which whose".split()
+)
+#: A word is a noun when at least this share of its uses ends a phrase opened by a determiner.
+NOUN_SHARE = 0.4
+
+
+def nouns_of(texts: list[str]) -> frozenset[str]:
+    """Words the texts use as nouns, told without a tagger: a noun ends a noun phrase, so it
+    follows a determiner or a number with at most two words between (each a content word) and
+    is not followed by a content word ("my credit card": "card", not "credit"). On CLINC150 this keeps "bill", "calendar",
+    "timer" and "vacation" and leaves out "call", "far", "healthy" and "write". A word after a
+    noun ("is this soup healthy") fools it; a share of the uses, not one, decides."""
+    heads: Counter[str] = Counter()
+    uses: Counter[str] = Counter()
+    for text in texts:
+        for tokens in _segments(text):
+            lowered = [t.lower() for t in tokens]
+            for i, word in enumerate(lowered):
+                if not _content(word):
+                    continue
+                uses[word] += 1
+                last = i + 1 == len(lowered) or not _content(lowered[i + 1])
+                j = i - 1  # back over at most two modifiers ("my new credit card") to the opener
+                while j >= max(0, i - 3) and _content(lowered[j]) and lowered[j] not in DETERMINERS:
+                    j -= 1
+                opened = j >= max(0, i - 3) and (lowered[j] in DETERMINERS or lowered[j].isdigit())
+                heads[word] += last and opened
+    return frozenset(w for w, n in uses.items() if n >= 2 and heads[w] >= NOUN_SHARE * n)
+
+
 @dataclass
 class PhraseCounts:
     """Candidate phrases of a level: ``counts[g, p]`` members (or children) of group ``g`` using phrase ``p``."""
@@ -198,10 +234,13 @@ class PhraseCounts:
     counts: Any  # scipy.sparse.csr_matrix, groups x phrases
     #: The most common written form of every phrase.
     shown: list[str]
+    #: Words the level's texts use as nouns (``nouns_of``).
+    nouns: frozenset[str] = frozenset()
 
 
 def count_phrases(groups: list[list[str]], units: list[list[int]] | None = None) -> PhraseCounts:
-    """Count each phrase once per member, or with ``units`` once per unit (a parent's children)."""
+    """Count each phrase once per member, or with ``units`` once per unit (a parent's children)
+    that uses it in two of its texts."""
     from scipy.sparse import csr_matrix
 
     index: dict[str, int] = {}
@@ -209,7 +248,7 @@ def count_phrases(groups: list[list[str]], units: list[list[int]] | None = None)
     rows: list[int] = []
     cols: list[int] = []
     for g, texts in enumerate(groups):
-        seen: set[tuple[int, int]] = set()
+        seen: Counter[tuple[int, int]] = Counter()
         for t, text in enumerate(texts):
             unit = units[g][t] if units else t
             for key, form in phrases_of(text).items():
@@ -218,13 +257,18 @@ def count_phrases(groups: list[list[str]], units: list[list[int]] | None = None)
                     p = index[key] = len(index)
                     forms.append(Counter())
                 forms[p][form] += 1
-                seen.add((unit, p))
-        for _, p in seen:
-            rows.append(g)
-            cols.append(p)
+                seen[unit, p] += 1
+        # A child uses a phrase when two of its texts do (one, if it has one): what one member of
+        # a child says is that member's, not the child's.
+        texts_of = Counter(units[g]) if units else None
+        for (unit, p), n in seen.items():
+            if texts_of is None or n >= min(CHILD_TEXTS, texts_of[unit]):
+                rows.append(g)
+                cols.append(p)
     counts = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(groups), len(index)))
     counts.sum_duplicates()
-    return PhraseCounts(list(index), counts, [f.most_common(1)[0][0] for f in forms])
+    nouns = nouns_of([text for texts in groups for text in texts])
+    return PhraseCounts(list(index), counts, [f.most_common(1)[0][0] for f in forms], nouns)
 
 
 def distinctive_terms(groups: list[list[str]], top_n: int = 6, min_share: float = 0.2) -> list[list[str]]:
@@ -282,7 +326,7 @@ class DistinctiveTermsNamer(ClusterNamer):
     phrases the description lists.
     """
 
-    code_version = 3  # 2: phrases, not keyword lists; 3: no two single words joined by "and"
+    code_version = 4  # 2: phrases, not keyword lists; 3: no two single words joined by "and"; 4: nouns
 
     def __init__(
         self,
@@ -328,8 +372,8 @@ class DistinctiveTermsNamer(ClusterNamer):
         else:
             per_group = self.candidates
         return [
-            self._name(group, row[:per_group], table, vectors, [table.shown[p] for p, _ in row], common)
-            for group, row, common in zip(groups, ranked, shared)
+            self._name(g, group, row[:per_group], table, vectors, [table.shown[p] for p, _ in row], common)
+            for g, (group, row, common) in enumerate(zip(groups, ranked, shared))
         ]
 
     def _embed(self, phrases: list[str]) -> dict[str, np.ndarray]:
@@ -341,6 +385,7 @@ class DistinctiveTermsNamer(ClusterNamer):
 
     def _name(
         self,
+        g: int,
         group: ClusterGroup,
         candidates: list[tuple[int, float]],
         table: PhraseCounts,
@@ -349,11 +394,17 @@ class DistinctiveTermsNamer(ClusterNamer):
         shared: bool,
     ) -> GeneratedCluster:
         typical = _quote(group.texts[0]) if group.texts else ""
-        title = self._title(group, candidates, table, vectors, alone=not shared)
-        if not title:
-            title = "Requests with no shared words"
-        elif not shared:  # no phrase is the group's own: say so, with its most telling example
-            title = f"Assorted requests, such as {title if title[1:2].isupper() else title[0].lower() + title[1:]}"
+        children = len(set(group.child_of)) if group.children else 0
+        widest = max((table.counts[g, p] for p, _ in candidates), default=0) if shared else 0
+        # A parent with no theme most of its children share says what the largest ones are about.
+        mixed = (children >= 3 and widest < THEME_SHARE * children) or (children == 2 and not shared)
+        title = listed_title(group.children, table, g) if mixed else None
+        if title is None:
+            title = self._title(g, group, candidates, table, vectors, alone=not shared)
+            if not title:
+                title = "Requests with no shared words"
+            elif not shared:  # no phrase is the group's own: say so, with its most telling example
+                title = f"Assorted requests, such as {title if title[1:2].isupper() else title[0].lower() + title[1:]}"
         title = title[0].upper() + title[1:]
         listed = terms[: self.terms_in_name]
         about = f"Requests about {', '.join(listed)}." if listed else "Requests with no shared words."
@@ -363,6 +414,7 @@ class DistinctiveTermsNamer(ClusterNamer):
 
     def _title(
         self,
+        g: int,
         group: ClusterGroup,
         candidates: list[tuple[int, float]],
         table: PhraseCounts,
@@ -405,16 +457,56 @@ class DistinctiveTermsNamer(ClusterNamer):
                 return span
         similar = V is not None and float(V[second] @ V[first]) >= SIMILAR
         joined = f"{shown[first]} and {shown[second]}"
-        # Two single words joined ("Healthy and speed") read as nonsense: only phrases are joined.
+        # "Healthy and speed" reads as nonsense: two phrases, or two things, are joined.
         phrases = " " in keys[first] and " " in keys[second]
-        if phrases and score[second] >= SECOND * score[first] and not similar and len(joined.split()) <= SPAN_WORDS:
+        things = keys[first].split()[-1] in table.nouns and keys[second].split()[-1] in table.nouns
+        joinable = (phrases or things) and not similar and len(joined.split()) <= SPAN_WORDS
+        if joinable and score[second] >= SECOND * score[first]:
             return joined
+        if joinable and shown[first].lower() in {c.lower() for c in group.children}:
+            return joined  # a parent named exactly as one of its children hides the others
         return shown[first]
+
+
+def listed_title(children: list[str], table: PhraseCounts, g: int, most: int = 3) -> str | None:
+    """ "Song, volume and light": the telling phrase of each of the largest children (a noun, or
+    two words ending in one), most distinctive in the parent's level, without repeats."""
+    index = {key: p for p, key in enumerate(table.keys)}
+    row = table.counts.getrow(g).toarray().ravel()
+    items: list[str] = []
+    said: set[str] = set()
+    for child in children:
+        if child.startswith(("Assorted requests", "Requests with no shared words")):
+            continue
+        used = lambda key: row[index[key]] if key in index else 0.0  # noqa: E731  (children using it)
+        # the longest phrase of the child's name whose words the children use, then the most used
+        options = [
+            (min(used(w) for w in key.split()) > 0, len(key.split()), used(key), key)
+            for key, shown in phrases_of(child).items()
+            if len(shown.split()) <= 2 and key.split()[-1] in table.nouns and not _stems(key) & said
+        ]
+        if not options and len(child.split()) <= 2 and not _stems(child.lower()) & said:
+            options = [(False, 0, 0.0, child.lower())]  # a short name such as "Write" is its own phrase
+        if options:
+            key = max(options)[-1]
+            shown = table.shown[index[key]] if key in index and len(table.shown[index[key]].split()) <= 2 else key
+            items.append(shown if shown[1:].lower() != shown[1:] else shown.lower())
+            said |= _stems(key)
+        if len(items) == most:
+            break
+    if len(items) < 2:
+        return None
+    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 #: Share of members (base) or children (parents) that must use a phrase for it to name the group.
 MEMBER_SHARE = 0.2
 PARENT_SHARE = 0.2
+#: A parent of three children or more whose best phrase fewer than this share of them use (or of
+#: two that share none) is named by a list of its largest children's phrases (``listed_title``).
+THEME_SHARE = 0.5
+#: A child uses a phrase when this many of its texts do.
+CHILD_TEXTS = 2
 #: Score bonus per extra word of a phrase.
 LONGER_BONUS = 0.15
 #: Weight of closeness to the centroid next to c-TF-IDF (scaled to 1 for the best phrase).
