@@ -6,7 +6,9 @@ Takes the base clusters of a finished run (default: `kura run data/oasst_en100.j
 /tmp/bench-local-names-offline` is made first), names them with the local model through
 ``BudgetedNamer`` (no cache, no budget limit) once per variant, and prints per variant: seconds
 per cluster, prompt and generated tokens, and llama.cpp's own prompt-processing and generation
-rates (tokens per second, from its timings), with the load average.
+rates (tokens per second, from its timings), with the load average. First, ``--raw`` times the
+raw rates of the same model on the same cores without Kura (llama-bench's pp and tg: a 256-token
+prompt in one batch, then 128 tokens one by one, greedy, no grammar), the ceiling to compare with.
 """
 
 from __future__ import annotations
@@ -51,12 +53,33 @@ def rates(llama) -> tuple[float, float]:
     return pp, tg
 
 
+def raw_rates(llama, prompt_tokens: int = 256, generated: int = 128) -> tuple[float, float]:
+    """llama-bench's two figures through the same Llama object, without Kura: prompt processing of
+    ``prompt_tokens`` tokens of README text in one batch, then ``generated`` tokens one at a time
+    (greedy, no grammar), both by the wall clock."""
+    import numpy as np
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    tokens = llama.tokenize(text.encode())[:prompt_tokens]
+    llama.reset()
+    started = time.perf_counter()
+    llama.eval(tokens)
+    pp = len(tokens) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for _ in range(generated):
+        llama.eval([int(np.argmax(llama.scores[llama.n_tokens - 1]))])
+    tg = generated / (time.perf_counter() - started)
+    llama.reset()
+    return pp, tg
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, default=Path("/tmp/bench-local-names-offline"))
     parser.add_argument("--per-call", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--examples", type=int, default=10)
     parser.add_argument("--model", default="local")
+    parser.add_argument("--raw", type=int, default=2, help="times to measure the raw rates first (llama-bench's pp/tg)")
     args = parser.parse_args()
 
     from kura.llm import get_llm
@@ -69,6 +92,9 @@ def main() -> None:
     print(
         f"model {llm.name}: loaded in {time.perf_counter() - started:.1f} s; {len(groups)} clusters; load {os.getloadavg()}"
     )
+    for _ in range(args.raw):
+        pp, tg = raw_rates(llm._llama)  # type: ignore[attr-defined]
+        print(f"raw llama.cpp: pp256 {pp:.1f} tok/s, tg128 {tg:.1f} tok/s; load {os.getloadavg()[0]:.2f}")
     for per_call in args.per_call:
         namer = BudgetedNamer(
             llm, budget_seconds=1e9, max_groups=len(groups), groups_per_call=per_call, examples=args.examples

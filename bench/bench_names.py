@@ -12,7 +12,8 @@ clusters' names: the clusters of the level under the top are grouped again by Wa
 groups as the top has, from their centroids, from their embedded names and descriptions, and
 from a mix, and each grouping is scored against the domains (NMI over the queries). "Oracle
 names" (each cluster named by its majority intent, e.g. "credit limit change") bound what any
-namer could add this way.
+namer could add this way. ``--llm-regroup`` adds Clio's own way with the local model: it proposes
+as many categories as the top level has from the names, then assigns each cluster to one.
 
 The first form writes the queries and a labels file (id, intent, domain) under ``--work``, runs
 the whole offline pipeline (MiniLM, PCA map, 10 top clusters) into a run directory there
@@ -110,7 +111,53 @@ def scorecard_bench(args: argparse.Namespace) -> None:
     by = Counter(c.named_by for c in result.clusters)
     print("named by: " + ", ".join(f"{k} {v}" for k, v in by.most_common()))
     if args.regroup:
-        regroup(out, labels, "domain")
+        regroup(out, labels, "domain", llm_assign=args.llm_regroup)
+
+
+async def propose_and_assign(names: list[str], k: int) -> tuple[list[str], np.ndarray]:
+    """Clio's higher level with the local model: it proposes ``k`` categories from the cluster
+    names (one request), then puts each cluster in one of them (one request each, the answer
+    constrained to the categories)."""
+    from typing import Literal
+
+    from pydantic import Field, create_model
+
+    from kura.llm import get_llm
+
+    llm = get_llm("local")
+    listing = "\n".join(f"- {n}" for n in names)
+    proposal_model = create_model("Categories", categories=(list[str], Field(min_length=k, max_length=k)))
+    system = "You organise the requests users send to an AI assistant into broad categories."
+    proposed = await llm.generate(
+        [
+            {"role": "system", "content": system},
+            {
+                "role": "user",
+                "content": f"<groups>\n{listing}\n</groups>\n\nPropose exactly {k} broad categories, each two to four "
+                f"words, that together cover all of these groups of requests.",
+            },
+        ],
+        proposal_model,
+        stage="regroup",
+        temperature=0.0,
+        max_tokens=24 * k + 16,
+    )
+    categories = list(dict.fromkeys(proposed.categories))  # type: ignore[attr-defined]
+    choice_model = create_model("Choice", category=(Literal[tuple(categories)], ...))  # type: ignore[valid-type]
+    assigned = []
+    for name in names:
+        answer = await llm.generate(
+            [
+                {"role": "system", "content": system + " Categories:\n" + "\n".join(f"- {c}" for c in categories)},
+                {"role": "user", "content": f"Which category does this group of requests belong to?\n{name}"},
+            ],
+            choice_model,
+            stage="regroup",
+            temperature=0.0,
+            max_tokens=32,
+        )
+        assigned.append(categories.index(answer.category))  # type: ignore[attr-defined]
+    return categories, np.array(assigned)
 
 
 def local_level_namer(max_groups: int):  # noqa: ANN201
@@ -122,7 +169,7 @@ def local_level_namer(max_groups: int):  # noqa: ANN201
     return BudgetedNamer("local", offline=offline, budget_seconds=1e9, max_groups=max_groups)
 
 
-def regroup(run: Path, labels: Path, column: str) -> None:
+def regroup(run: Path, labels: Path, column: str, llm_assign: bool = False) -> None:
     """Group the clusters under the top level again by Ward, from centroids, words or both (NMI vs ``column``)."""
     from sklearn.cluster import AgglomerativeClustering
     from sklearn.metrics import normalized_mutual_info_score
@@ -157,6 +204,11 @@ def regroup(run: Path, labels: Path, column: str) -> None:
             normalized_mutual_info_score(truth, [assigned[k] for k, c in enumerate(below) for _ in c.chat_ids])
         )
 
+    if llm_assign:
+        started = time.perf_counter()
+        categories, assigned = asyncio.run(propose_and_assign([c.name for c in below], len(top)))
+        print(f"\nClio's way with the local model ({time.perf_counter() - started:.0f} s): categories {categories}")
+        print(f"  the {len(below)} clusters assigned to them by the model: NMI {nmi(assigned):.3f}")
     actual = {i: k for k, c in enumerate(top) for i in c.chat_ids}
     print(f"\nregroup: the {len(below)} clusters under the top level into {len(top)} groups, NMI against {column}s")
     print(f"  the run's own top level                  {nmi(np.array([actual[c.chat_ids[0]] for c in below])):.3f}")
@@ -246,6 +298,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--n", type=int, default=100_000, help="conversations to read for --speed")
     ap.add_argument("--local-levels", type=int, default=0, help="the local model names levels of at most N clusters")
     ap.add_argument("--regroup", action="store_true", help="measure regrouping the top level from names")
+    ap.add_argument(
+        "--llm-regroup", action="store_true", help="with --regroup: also the local model proposing and assigning"
+    )
     args = ap.parse_args(argv)
     if args.speed:
         speed_bench(args)

@@ -239,8 +239,7 @@ class PhraseCounts:
 
 
 def count_phrases(groups: list[list[str]], units: list[list[int]] | None = None) -> PhraseCounts:
-    """Count each phrase once per member, or with ``units`` once per unit (a parent's children)
-    that uses it in two of its texts."""
+    """Count each phrase once per member, or with ``units`` once per unit (a parent's children)."""
     from scipy.sparse import csr_matrix
 
     index: dict[str, int] = {}
@@ -248,7 +247,7 @@ def count_phrases(groups: list[list[str]], units: list[list[int]] | None = None)
     rows: list[int] = []
     cols: list[int] = []
     for g, texts in enumerate(groups):
-        seen: Counter[tuple[int, int]] = Counter()
+        seen: set[tuple[int, int]] = set()
         for t, text in enumerate(texts):
             unit = units[g][t] if units else t
             for key, form in phrases_of(text).items():
@@ -257,14 +256,10 @@ def count_phrases(groups: list[list[str]], units: list[list[int]] | None = None)
                     p = index[key] = len(index)
                     forms.append(Counter())
                 forms[p][form] += 1
-                seen[unit, p] += 1
-        # A child uses a phrase when two of its texts do (one, if it has one): what one member of
-        # a child says is that member's, not the child's.
-        texts_of = Counter(units[g]) if units else None
-        for (unit, p), n in seen.items():
-            if texts_of is None or n >= min(CHILD_TEXTS, texts_of[unit]):
-                rows.append(g)
-                cols.append(p)
+                seen.add((unit, p))
+        for _, p in seen:
+            rows.append(g)
+            cols.append(p)
     counts = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(groups), len(index)))
     counts.sum_duplicates()
     nouns = nouns_of([text for texts in groups for text in texts])
@@ -326,7 +321,7 @@ class DistinctiveTermsNamer(ClusterNamer):
     phrases the description lists.
     """
 
-    code_version = 4  # 2: phrases, not keyword lists; 3: no two single words joined by "and"; 4: nouns
+    code_version = 5  # 2: phrases, not keyword lists; 3: no two single words joined by "and"; 4-5: nouns, lists
 
     def __init__(
         self,
@@ -405,6 +400,8 @@ class DistinctiveTermsNamer(ClusterNamer):
                 title = "Requests with no shared words"
             elif not shared:  # no phrase is the group's own: say so, with its most telling example
                 title = f"Assorted requests, such as {title if title[1:2].isupper() else title[0].lower() + title[1:]}"
+        if children >= 2 and title.lower() in {c.lower() for c in group.children}:
+            title = listed_title(group.children, table, g) or title  # one child's name hides the others
         title = title[0].upper() + title[1:]
         listed = terms[: self.terms_in_name]
         about = f"Requests about {', '.join(listed)}." if listed else "Requests with no shared words."
@@ -464,7 +461,7 @@ class DistinctiveTermsNamer(ClusterNamer):
         if joinable and score[second] >= SECOND * score[first]:
             return joined
         if joinable and shown[first].lower() in {c.lower() for c in group.children}:
-            return joined  # a parent named exactly as one of its children hides the others
+            return joined  # one child's name would hide the others
         return shown[first]
 
 
@@ -505,8 +502,6 @@ PARENT_SHARE = 0.2
 #: A parent of three children or more whose best phrase fewer than this share of them use (or of
 #: two that share none) is named by a list of its largest children's phrases (``listed_title``).
 THEME_SHARE = 0.5
-#: A child uses a phrase when this many of its texts do.
-CHILD_TEXTS = 2
 #: Score bonus per extra word of a phrase.
 LONGER_BONUS = 0.15
 #: Weight of closeness to the centroid next to c-TF-IDF (scaled to 1 for the best phrase).
