@@ -29,13 +29,10 @@ def clinc_rows(every: int) -> list[dict]:
 
 
 def make_run(inputs: list[Path] | Path, out: Path, **settings: object) -> Path:
-    """A real run of the pipeline (in a thread: Playwright's sync API keeps an event loop running)."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """A real run of the pipeline (Playwright's sync API keeps a loop running: kura.run copes)."""
     import kura
 
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(kura.run, inputs, out, **{**FAST, **settings}).result()
+    kura.run(inputs, out, **{**FAST, **settings})
     return out
 
 
