@@ -28,6 +28,7 @@ top phrases and quotes the most typical request.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -236,6 +237,11 @@ class PhraseCounts:
     shown: list[str]
     #: Words the level's texts use as nouns (``nouns_of``).
     nouns: frozenset[str] = frozenset()
+
+    @functools.cached_property
+    def index(self) -> dict[str, int]:
+        """Phrase key -> column."""
+        return {key: p for p, key in enumerate(self.keys)}
 
 
 def count_phrases(groups: list[list[str]], units: list[list[int]] | None = None) -> PhraseCounts:
@@ -468,14 +474,18 @@ class DistinctiveTermsNamer(ClusterNamer):
 def listed_title(children: list[str], table: PhraseCounts, g: int, most: int = 3) -> str | None:
     """ "Song, volume and light": the telling phrase of each of the largest children (a noun, or
     two words ending in one), most distinctive in the parent's level, without repeats."""
-    index = {key: p for p, key in enumerate(table.keys)}
-    row = table.counts.getrow(g).toarray().ravel()
+    index = table.index
+    lo, hi = table.counts.indptr[g], table.counts.indptr[g + 1]
+    row = dict(zip(table.counts.indices[lo:hi].tolist(), table.counts.data[lo:hi].tolist()))
+
+    def used(key: str) -> float:  # children of this parent using the phrase
+        return row.get(index.get(key, -1), 0.0)
+
     items: list[str] = []
     said: set[str] = set()
     for child in children:
         if child.startswith(("Assorted requests", "Requests with no shared words")):
             continue
-        used = lambda key: row[index[key]] if key in index else 0.0  # noqa: E731  (children using it)
         # the longest phrase of the child's name whose words the children use, then the most used
         options = [
             (min(used(w) for w in key.split()) > 0, len(key.split()), used(key), key)
