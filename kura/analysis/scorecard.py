@@ -285,13 +285,14 @@ def scorecard(
             truth, assigned, hits, right, majorities = [], [], 0, 0, 0
             for number, cluster in enumerate(level):
                 guessed = label_names[int(np.argmax(label_vectors @ name_vectors[cluster.name]))]
-                held = Counter(label_of[i] for i in cluster.chat_ids if i in matched and i in label_of)
+                held: Counter[str] = Counter()
                 for chat_id in cluster.chat_ids:
                     own = label_of.get(chat_id) if chat_id in matched else None
                     if own is not None:
                         truth.append(own)
                         assigned.append(number)
                         hits += own == guessed
+                        held[own] += 1
                 if held:
                     majority, count = held.most_common(1)[0]
                     majorities += count

@@ -78,6 +78,9 @@ class ClusterNamer(Component, ABC):
 
 #: ``named_by`` of a name made without a model (phrases from the members' own words).
 OFFLINE_NAMER = "terms"
+#: How a group with no phrase of its own is named: the prefix of its example, or this alone.
+ASSORTED = "Assorted requests, such as"
+NO_SHARED_WORDS = "Requests with no shared words"
 
 
 def cluster_id(level: int, chat_ids: list[str]) -> str:
@@ -173,8 +176,12 @@ def covering_span(texts: list[str], words: set[str], limit: int) -> str | None:
 
 def phrases_of(text: str) -> dict[str, str]:
     """The candidate phrases of one text: key (content words) -> the words as written."""
+    return _phrases(_segments(text))
+
+
+def _phrases(segments: list[list[str]]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for tokens in _segments(text):
+    for tokens in segments:
         lowered = [t.lower() for t in tokens]
         content = [_content(t) for t in lowered]
         for i in range(len(tokens)):
@@ -206,25 +213,39 @@ NOUN_SHARE = 0.4
 def nouns_of(texts: list[str]) -> frozenset[str]:
     """Words the texts use as nouns, told without a tagger: a noun ends a noun phrase, so it
     follows a determiner or a number with at most two words between (each a content word) and
-    is not followed by a content word ("my credit card": "card", not "credit"). On CLINC150 this keeps "bill", "calendar",
-    "timer" and "vacation" and leaves out "call", "far", "healthy" and "write". A word after a
-    noun ("is this soup healthy") fools it; a share of the uses, not one, decides."""
-    heads: Counter[str] = Counter()
-    uses: Counter[str] = Counter()
+    is not followed by a content word ("my credit card": "card", not "credit"). On CLINC150 this
+    keeps "bill", "calendar", "timer" and "vacation" and leaves out "call", "far", "healthy" and
+    "write". A word after a noun ("is this soup healthy") fools it; a share of the uses, not one,
+    decides."""
+    tally = _NounTally()
     for text in texts:
-        for tokens in _segments(text):
+        tally.add(_segments(text))
+    return tally.nouns()
+
+
+class _NounTally:
+    """Uses of each content word, and how many end a phrase opened by a determiner (``nouns_of``)."""
+
+    def __init__(self) -> None:
+        self.heads: Counter[str] = Counter()
+        self.uses: Counter[str] = Counter()
+
+    def add(self, segments: list[list[str]]) -> None:
+        for tokens in segments:
             lowered = [t.lower() for t in tokens]
             for i, word in enumerate(lowered):
                 if not _content(word):
                     continue
-                uses[word] += 1
+                self.uses[word] += 1
                 last = i + 1 == len(lowered) or not _content(lowered[i + 1])
                 j = i - 1  # back over at most two modifiers ("my new credit card") to the opener
                 while j >= max(0, i - 3) and _content(lowered[j]) and lowered[j] not in DETERMINERS:
                     j -= 1
                 opened = j >= max(0, i - 3) and (lowered[j] in DETERMINERS or lowered[j].isdigit())
-                heads[word] += last and opened
-    return frozenset(w for w, n in uses.items() if n >= 2 and heads[w] >= NOUN_SHARE * n)
+                self.heads[word] += last and opened
+
+    def nouns(self) -> frozenset[str]:
+        return frozenset(w for w, n in self.uses.items() if n >= 2 and self.heads[w] >= NOUN_SHARE * n)
 
 
 @dataclass
@@ -252,11 +273,14 @@ def count_phrases(groups: list[list[str]], units: list[list[int]] | None = None)
     forms: list[Counter[str]] = []
     rows: list[int] = []
     cols: list[int] = []
+    tally = _NounTally()
     for g, texts in enumerate(groups):
         seen: set[tuple[int, int]] = set()
         for t, text in enumerate(texts):
             unit = units[g][t] if units else t
-            for key, form in phrases_of(text).items():
+            segments = _segments(text)  # once, for the phrases and the nouns
+            tally.add(segments)
+            for key, form in _phrases(segments).items():
                 p = index.get(key)
                 if p is None:
                     p = index[key] = len(index)
@@ -268,8 +292,7 @@ def count_phrases(groups: list[list[str]], units: list[list[int]] | None = None)
             cols.append(p)
     counts = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(groups), len(index)))
     counts.sum_duplicates()
-    nouns = nouns_of([text for texts in groups for text in texts])
-    return PhraseCounts(list(index), counts, [f.most_common(1)[0][0] for f in forms], nouns)
+    return PhraseCounts(list(index), counts, [f.most_common(1)[0][0] for f in forms], tally.nouns())
 
 
 def distinctive_terms(groups: list[list[str]], top_n: int = 6, min_share: float = 0.2) -> list[list[str]]:
@@ -401,23 +424,22 @@ class DistinctiveTermsNamer(ClusterNamer):
         mixed = (children >= 3 and widest < THEME_SHARE * children) or (children == 2 and not shared)
         title = listed_title(group.children, table, g) if mixed else None
         if title is None:
-            title = self._title(g, group, candidates, table, vectors, alone=not shared)
+            title = self._title(group, candidates, table, vectors, alone=not shared)
             if not title:
-                title = "Requests with no shared words"
+                title = NO_SHARED_WORDS
             elif not shared:  # no phrase is the group's own: say so, with its most telling example
-                title = f"Assorted requests, such as {title if title[1:2].isupper() else title[0].lower() + title[1:]}"
+                title = f"{ASSORTED} {title if title[1:2].isupper() else title[0].lower() + title[1:]}"
         if children >= 2 and title.lower() in {c.lower() for c in group.children}:
             title = listed_title(group.children, table, g) or title  # one child's name hides the others
         title = title[0].upper() + title[1:]
         listed = terms[: self.terms_in_name]
-        about = f"Requests about {', '.join(listed)}." if listed else "Requests with no shared words."
+        about = f"Requests about {', '.join(listed)}." if listed else f"{NO_SHARED_WORDS}."
         description = f'{about} Typical: "{typical}"' if typical else about
         slug = "_".join(re.findall(r"[a-z0-9]+", title.lower())[:3]) or "cluster"
         return GeneratedCluster(name=title, summary=description, slug=slug, named_by=OFFLINE_NAMER)
 
     def _title(
         self,
-        g: int,
         group: ClusterGroup,
         candidates: list[tuple[int, float]],
         table: PhraseCounts,
@@ -484,7 +506,7 @@ def listed_title(children: list[str], table: PhraseCounts, g: int, most: int = 3
     items: list[str] = []
     said: set[str] = set()
     for child in children:
-        if child.startswith(("Assorted requests", "Requests with no shared words")):
+        if child.startswith((ASSORTED, NO_SHARED_WORDS)):  # no phrase of its own to list
             continue
         # the longest phrase of the child's name whose words the children use, then the most used
         options = [
